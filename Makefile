@@ -1,0 +1,87 @@
+# schedfeed: plain Makefile. Every directory under cmd/ is one program.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+BUILD ?= build
+
+# Not switch-offable by the user's CFLAGS: standard, warnings, hardening.
+SF_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+	-D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -Ilib
+SF_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
+# Each program links only what it uses (--as-needed drops the rest).
+LIBS = -lcsv -lsybdb -lssh2 -lcurl -ljansson -lcrypto -lssl -lm
+
+PROGS := $(notdir $(patsubst %/,%,$(wildcard cmd/*/)))
+BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
+LIB_A := $(BUILD)/libschedfeed.a
+TDSD_SRC := $(wildcard tests/tdsd/*.c)
+TDSD := $(if $(TDSD_SRC),$(BUILD)/bin/tdsd)
+MAN1 := $(wildcard man/man1/*.1)
+MAN7 := $(wildcard man/man7/*.7)
+BATS_FILES = $(shell find tests -name '*.bats' | sort)
+
+all: $(BINS) $(TDSD)
+	@if [ -n "$(TDSD)" ] && [ "$(BUILD)" = build ]; then cp -f $(TDSD) tests/tdsd/tdsd; fi
+
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(SF_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+$(BUILD)/cmd/%.o: cmd/%.c $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(SF_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+define PROG_template
+$(BUILD)/bin/$(1): $(patsubst cmd/%.c,$(BUILD)/cmd/%.o,$(wildcard cmd/$(1)/*.c) $(wildcard cmd/$(1)/*.h)) $(LIB_A)
+	@mkdir -p $$(@D)
+	$$(CC) $$(SF_CFLAGS) $$(CFLAGS) $$(SF_LDFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB_A) $$(LIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call PROG_template,$(p))))
+
+$(BUILD)/tests/tdsd/%.o: tests/tdsd/%.c $(wildcard tests/tdsd/*.h) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(SF_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/bin/tdsd: $(patsubst %.c,$(BUILD)/%.o,$(TDSD_SRC)) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(SF_CFLAGS) $(CFLAGS) $(SF_LDFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) -lsqlite3 -lm
+
+deps:
+	@sh .ci/deps
+
+# The fresh binaries first on PATH; tests find tdsd through $TDSD.
+check: deps all
+	PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" \
+	SCHEDFEED_TOP="$(CURDIR)" bats $(BATS_FLAGS) $(BATS_FILES)
+
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+sanitize:
+	$(MAKE) BUILD=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" check
+
+demo: deps all
+	sh tests/fixtures/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+
+lint-man:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN7)
+
+clean:
+	rm -rf build build-san tests/tdsd/tdsd demo-out
+
+.PHONY: all deps check sanitize demo install lint-man clean

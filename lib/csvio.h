@@ -1,0 +1,54 @@
+/* csvio.h: streaming CSV reading (on libcsv) and pipe-dialect writing */
+#ifndef SCHEDFEED_CSVIO_H
+#define SCHEDFEED_CSVIO_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+struct csv_row {
+	size_t count;		/* fields in this record */
+	char **field;		/* each NUL-terminated, writable in place */
+	size_t *len;		/* byte length of each field */
+	unsigned long record;	/* 1-based record number, header included */
+	unsigned long row;	/* data row number: record - 1 with a header */
+};
+
+/* Return 0 to go on, or a non-zero exit status to stop reading. */
+typedef int (*csv_row_fn)(struct csv_row *row, void *ctx);
+
+struct csv_read_opts {
+	unsigned char delim;	/* ',' when 0 */
+	int has_header;		/* only for numbering rows in messages */
+	int no_utf8_check;	/* skip the UTF-8 validation */
+};
+
+/*
+ * Parses the whole stream strictly (RFC 4180; spaces are data; a leading
+ * UTF-8 BOM and CRLF line ends accepted), calling fn once per record.
+ * Returns 0, the callback's non-zero status, or an exit status after a
+ * message naming the line or the row and column (never the value):
+ * EX_DATAERR for malformed CSV or invalid UTF-8, EX_IOERR for a read error.
+ * name is what messages call the input ("stdin", a path).
+ */
+int csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
+    csv_row_fn fn, void *ctx);
+
+struct csv_writer {
+	FILE *fp;
+	unsigned char delim;
+	int quote_all;
+	int crlf;
+	size_t fields_in_row;
+	unsigned char special[256];	/* bytes that force quoting */
+};
+
+/* Pipe dialect by default: comma, minimal quoting, LF. */
+void csv_writer_init(struct csv_writer *w, FILE *fp);
+void csv_writer_set_delim(struct csv_writer *w, unsigned char delim);
+void csv_write_field(struct csv_writer *w, const char *s, size_t len);
+void csv_write_str(struct csv_writer *w, const char *s);
+void csv_write_end(struct csv_writer *w);
+/* Parses a delimiter argument: one byte, or "\t" / "tab". 0 when bad. */
+unsigned char csv_parse_delim(const char *arg);
+
+#endif

@@ -1,0 +1,35 @@
+# Shared by every bats suite: a private HOME and scratch directory per test,
+# the project's top directory, Debian's own python, and a free port.
+# Load with:  load common   (or load ../common from tests/pipelines)
+
+TOP=${SCHEDFEED_TOP:-$(cd "$BATS_TEST_DIRNAME" && git rev-parse --show-toplevel 2>/dev/null || cd "$BATS_TEST_DIRNAME/.." && pwd)}
+export TOP
+# Debian's interpreter: python3-aiosmtpd and python3-tds import only there.
+PY=/usr/bin/python3
+export PY
+: "${TDSD:=$TOP/build/bin/tdsd}"
+export TDSD
+# Programs under test come first on PATH (make check sets this too).
+case ":$PATH:" in
+*":$TOP/build/bin:"*) ;;
+*) [ -n "${SCHEDFEED_TOP:-}" ] || PATH="$TOP/build/bin:$PATH" ;;
+esac
+
+common_setup() {
+	export HOME="$BATS_TEST_TMPDIR/home"
+	mkdir -p "$HOME"
+	export SCHEDFEED_STATE_DIR="$BATS_TEST_TMPDIR/state"
+	W="$BATS_TEST_TMPDIR/w"
+	mkdir -p "$W"
+	export W
+}
+
+# free_port: prints a TCP port nobody listens on right now.
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# file_mode PATH: octal permission bits, e.g. 600
+file_mode() {
+	stat -c %a "$1"
+}
