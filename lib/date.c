@@ -1,6 +1,4 @@
 /* date.c: parsing the date layouts of our feeds, day arithmetic */
-#include <stdio.h>
-
 #include "date.h"
 
 static int
@@ -188,22 +186,56 @@ date_age(int birth_year, int birth_month, int birth_day, int on_year,
 	return age;
 }
 
+/* Writes value with at least width digits; returns the digits written. */
+static size_t
+put_number(char *buf, int value, int width)
+{
+	char tmp[8];
+	size_t len = 0, i;
+
+	do {
+		tmp[len++] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value > 0 || len < (size_t)width);
+	for (i = 0; i < len; i++)
+		buf[i] = tmp[len - 1 - i];
+	return len;
+}
+
 size_t
 date_format(const struct date_text *dt, int year, int month, int day,
     char *buf)
 {
-	int len;
+	int pad = dt->layout == DATE_ISO || dt->us_pad ? 2 : 1;
+	size_t len = 0;
 
 	if (year < 1 || year > 9999)
 		return 0;
-	if (dt->layout == DATE_ISO)
-		len = snprintf(buf, DATE_TEXT_MAX, "%04d-%02d-%02d", year,
-		    month, day);
-	else if (dt->us_pad)
-		len = snprintf(buf, DATE_TEXT_MAX, "%02d/%02d/%04d", month,
-		    day, year);
-	else
-		len = snprintf(buf, DATE_TEXT_MAX, "%d/%d/%04d", month, day,
-		    year);
-	return len > 0 ? (size_t)len : 0;
+	if (dt->layout == DATE_ISO) {
+		len += put_number(buf + len, year, 4);
+		buf[len++] = '-';
+		len += put_number(buf + len, month, 2);
+		buf[len++] = '-';
+		len += put_number(buf + len, day, 2);
+	} else {
+		len += put_number(buf + len, month, pad);
+		buf[len++] = '/';
+		len += put_number(buf + len, day, pad);
+		buf[len++] = '/';
+		len += put_number(buf + len, year, 4);
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+size_t
+date_format_year(int year, char *buf)
+{
+	size_t len;
+
+	if (year < 1 || year > 9999)
+		return 0;
+	len = put_number(buf, year, 4);
+	buf[len] = '\0';
+	return len;
 }

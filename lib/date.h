@@ -43,5 +43,7 @@ int date_age(int birth_year, int birth_month, int birth_day, int on_year,
  */
 size_t date_format(const struct date_text *dt, int year, int month, int day,
     char *buf);
+/* Writes the year as YYYY (DATE_TEXT_MAX bytes); 0 outside 1..9999. */
+size_t date_format_year(int year, char *buf);
 
 #endif
