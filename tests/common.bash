@@ -2,7 +2,7 @@
 # the project's top directory, Debian's own python, and a free port.
 # Load with:  load common   (or load ../common from tests/pipelines)
 
-TOP=${SCHEDFEED_TOP:-$(cd "$BATS_TEST_DIRNAME" && git rev-parse --show-toplevel 2>/dev/null || cd "$BATS_TEST_DIRNAME/.." && pwd)}
+TOP=${SCHEDFEED_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 export TOP
 # Debian's interpreter: python3-aiosmtpd and python3-tds import only there.
 PY=/usr/bin/python3
