@@ -199,11 +199,18 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 		warn("%s: read error:", name);
 		r.status = EX_IOERR;
 	}
-	if (r.status == 0 &&
-	    csv_fini(&parser, on_field, on_row, &r) != 0 && r.status == 0) {
-		warn("%s: line %lu: malformed CSV (unterminated quoted field)",
-		    name, lines_before + 1);
-		r.status = EX_DATAERR;
+	if (r.status == 0) {
+		/* The open field holds every line since its quote opened. */
+		unsigned long open_lines = count_lines(
+		    (const char *)parser.entry_buf, parser.entry_pos);
+
+		if (csv_fini(&parser, on_field, on_row, &r) != 0 &&
+		    r.status == 0) {
+			warn("%s: line %lu: malformed CSV (unterminated "
+			    "quoted field)", name,
+			    lines_before + 1 - open_lines);
+			r.status = EX_DATAERR;
+		}
 	}
 	csv_free(&parser);
 	free(chunk);

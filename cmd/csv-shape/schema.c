@@ -232,9 +232,13 @@ is_decimal(const char *s)
 		s++;
 	for (; *s >= '0' && *s <= '9'; s++)
 		digits++;
-	if (*s == '.')
+	if (*s == '.') {
+		/* "1." is not a number a partner will parse; ".5" is */
+		if (s[1] < '0' || s[1] > '9')
+			return 0;
 		for (s++; *s >= '0' && *s <= '9'; s++)
 			digits++;
+	}
 	return digits > 0 && *s == '\0';
 }
 
