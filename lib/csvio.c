@@ -201,8 +201,9 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 	}
 	if (r.status == 0) {
 		/* The open field holds every line since its quote opened. */
-		unsigned long open_lines = count_lines(
-		    (const char *)parser.entry_buf, parser.entry_pos);
+		unsigned long open_lines = parser.entry_pos == 0 ? 0 :
+		    count_lines((const char *)parser.entry_buf,
+		    parser.entry_pos);
 
 		if (csv_fini(&parser, on_field, on_row, &r) != 0 &&
 		    r.status == 0) {

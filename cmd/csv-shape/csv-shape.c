@@ -711,6 +711,7 @@ free_shape(struct shape *s)
 	free(s->value);
 	free(s->value_len);
 	free(s->scratch);
+	schema_free(&s->schema);
 }
 
 int

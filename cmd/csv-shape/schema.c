@@ -210,6 +210,24 @@ schema_load(struct schema *schema, const char *path)
 		die(EX_CONFIG, "%s: empty schema", path);
 }
 
+void
+schema_free(struct schema *schema)
+{
+	for (size_t i = 0; i < schema->count; i++) {
+		struct rule *rule = &schema->rule[i];
+
+		free(rule->column);
+		free(rule->format);
+		for (size_t v = 0; v < rule->value_count; v++)
+			free(rule->values[v]);
+		free(rule->values);
+		if (rule->type == TYPE_REGEX)
+			regfree(&rule->re);
+	}
+	free(schema->rule);
+	memset(schema, 0, sizeof *schema);
+}
+
 static int
 is_int(const char *s)
 {

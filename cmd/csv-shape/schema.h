@@ -38,6 +38,7 @@ struct schema {
 
 /* Reads a schema file; a bad one is fatal (EX_NOINPUT, EX_CONFIG). */
 void schema_load(struct schema *schema, const char *path);
+void schema_free(struct schema *schema);
 /* NULL when value (NUL-terminated, len bytes) passes, else the reason. */
 const char *rule_check(const struct rule *rule, const char *value, size_t len);
 
