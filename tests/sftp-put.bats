@@ -1,0 +1,351 @@
+#!/usr/bin/env bats
+# sftp-put against a real OpenSSH sshd on 127.0.0.1, started per test.
+
+load common
+load sftp
+
+setup_file() {
+	export SFTP_TEST_USER=sfput
+	sftp_user_create "$SFTP_TEST_USER"
+}
+
+teardown_file() {
+	sftp_user_remove "$SFTP_TEST_USER"
+}
+
+setup() {
+	common_setup
+	sshd_start
+}
+
+teardown() {
+	if [ -n "${FULL_MOUNT:-}" ]; then
+		umount "$FULL_MOUNT" 2>/dev/null || true
+	fi
+	sshd_stop
+}
+
+# receipt_of LOCAL NAME: the receipt row sftp-put prints for LOCAL sent
+# as NAME into $REMOTE (NAME percent-encoded by the caller when needed).
+receipt_of() {
+	printf '%s,%s,%s,%s%s/%s\n' "$1" "$(stat -c %s "$1")" \
+		"$(sha256sum <"$1" | cut -d' ' -f1)" "$URL" "$REMOTE" "$2"
+}
+
+# no_temporaries DIR: nothing named like an sftp-put temporary is left.
+no_temporaries() {
+	run find "$1" -name '.*.part'
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: a local account with a password for sshd to check"
+}
+
+@test "upload: one receipt row, the remote copy identical, no temporary" {
+	printf 'id,name\n1,Ann\n' >"$W/feed.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/feed.csv"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "file,bytes,sha256,target" ]
+	[ "${lines[1]}" = "$(receipt_of "$W/feed.csv" feed.csv)" ]
+	[ "${#lines[@]}" -eq 2 ]
+	cmp "$W/feed.csv" "$REMOTE/feed.csv"
+	[ "$(stat -c %U "$REMOTE/feed.csv")" = "$SFTP_USER" ]
+	[ "$(file_mode "$REMOTE/feed.csv")" = 600 ]
+	no_temporaries "$REMOTE"
+}
+
+@test "several files: one row each, in order" {
+	echo a >"$W/a.csv"
+	echo bb >"$W/b.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE/" "$W/a.csv" "$W/b.csv"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$(receipt_of "$W/a.csv" a.csv)" ]
+	[ "${lines[2]}" = "$(receipt_of "$W/b.csv" b.csv)" ]
+	cmp "$W/a.csv" "$REMOTE/a.csv"
+	cmp "$W/b.csv" "$REMOTE/b.csv"
+}
+
+@test "replace: an existing file is replaced by a rename (new inode)" {
+	echo old >"$REMOTE/feed.csv"
+	chown "$SFTP_USER" "$REMOTE/feed.csv"
+	old_inode=$(stat -c %i "$REMOTE/feed.csv")
+	echo new >"$W/feed.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/feed.csv"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$(receipt_of "$W/feed.csv" feed.csv)" ]
+	[ "$(cat "$REMOTE/feed.csv")" = new ]
+	[ "$(stat -c %i "$REMOTE/feed.csv")" != "$old_inode" ]
+	no_temporaries "$REMOTE"
+}
+
+@test "--no-clobber: an existing file is kept, exit 73" {
+	echo old >"$REMOTE/feed.csv"
+	echo new >"$W/feed.csv"
+	run sftp-put --no-clobber -i "$SFTP_KEY" "$URL$REMOTE" "$W/feed.csv"
+	[ "$status" -eq 73 ]
+	[[ "$output" == *"sftp-put: $SFTP_USER@127.0.0.1:$SSHD_PORT: $REMOTE/feed.csv exists; not replaced (--no-clobber)"* ]]
+	[ "$(cat "$REMOTE/feed.csv")" = old ]
+	no_temporaries "$REMOTE"
+	# and a new name goes through
+	run sftp-put --no-clobber --name other.csv -i "$SFTP_KEY" "$URL$REMOTE" "$W/feed.csv"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$REMOTE/other.csv")" = new ]
+}
+
+@test "--mkdir creates the directory; without it a missing directory is 73" {
+	echo x >"$W/f.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE/in/2024" "$W/f.csv"
+	[ "$status" -eq 73 ]
+	[[ "$output" == *"no directory $REMOTE/in/2024 (--mkdir creates it)"* ]]
+	[ ! -e "$REMOTE/in" ]
+	run sftp-put --mkdir -i "$SFTP_KEY" "$URL$REMOTE/in/2024" "$W/f.csv"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$(receipt_of "$W/f.csv" in/2024/f.csv)" ]
+	cmp "$W/f.csv" "$REMOTE/in/2024/f.csv"
+	[ -d "$REMOTE/in/2024" ]
+}
+
+@test "/~/ in the URL is the login's home directory" {
+	need_root
+	echo x >"$W/home.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL/~/" "$W/home.csv"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == *",$URL/~/home.csv" ]]
+	cmp "$W/home.csv" "$(getent passwd "$SFTP_USER" | cut -d: -f6)/home.csv"
+	rm -f "$(getent passwd "$SFTP_USER" | cut -d: -f6)/home.csv"
+}
+
+@test "password login from SFTP_PASSWORD and from SFTP_PASSWORD_FILE" {
+	need_root
+	echo x >"$W/p.csv"
+	SFTP_PASSWORD=$SFTP_TEST_PASSWORD run sftp-put "$URL$REMOTE" "$W/p.csv"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$(receipt_of "$W/p.csv" p.csv)" ]
+	rm "$REMOTE/p.csv"
+	printf '%s\n' "$SFTP_TEST_PASSWORD" >"$W/pw"
+	SFTP_PASSWORD_FILE=$W/pw run sftp-put "$URL$REMOTE" "$W/p.csv"
+	[ "$status" -eq 0 ]
+	cmp "$W/p.csv" "$REMOTE/p.csv"
+}
+
+@test "wrong password: exit 77, nothing written" {
+	need_root
+	echo x >"$W/p.csv"
+	SFTP_PASSWORD=wrong run sftp-put "$URL$REMOTE" "$W/p.csv"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"sftp-put: $SFTP_USER@127.0.0.1:$SSHD_PORT: login refused (tried password)"* ]]
+	[[ "$output" != *wrong* ]]
+	[ -z "$(ls -A "$REMOTE")" ]
+}
+
+@test "a key the server does not know: exit 77" {
+	ssh-keygen -q -t ed25519 -N '' -f "$W/other"
+	echo x >"$W/k.csv"
+	run sftp-put -i "$W/other" "$URL$REMOTE" "$W/k.csv"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"login refused (tried publickey)"* ]]
+	[ -z "$(ls -A "$REMOTE")" ]
+}
+
+@test "an encrypted key with SFTP_KEY_PASSPHRASE; a wrong passphrase is 77" {
+	ssh-keygen -q -t ed25519 -N 'secret words' -f "$W/enc"
+	cat "$W/enc.pub" >>"$SSHD_DIR/authorized_keys"
+	echo x >"$W/k.csv"
+	SFTP_KEY_PASSPHRASE='secret words' run sftp-put -i "$W/enc" "$URL$REMOTE" "$W/k.csv"
+	[ "$status" -eq 0 ]
+	cmp "$W/k.csv" "$REMOTE/k.csv"
+	SFTP_KEY_PASSPHRASE=nope run sftp-put -i "$W/enc" "$URL$REMOTE" "$W/k.csv"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"$W/enc: cannot use the key"* ]]
+}
+
+@test "ssh-agent login when no key or password is given" {
+	eval "$(ssh-agent -s)" >/dev/null
+	ssh-add -q "$SFTP_KEY" 2>/dev/null
+	echo x >"$W/a.csv"
+	run sftp-put "$URL$REMOTE" "$W/a.csv"
+	ssh-agent -k >/dev/null
+	[ "$status" -eq 0 ]
+	cmp "$W/a.csv" "$REMOTE/a.csv"
+}
+
+@test "no credentials at all: exit 78" {
+	echo x >"$W/a.csv"
+	run env -u SSH_AUTH_SOCK sftp-put "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"no credentials: give -i KEY, set SFTP_PASSWORD or SFTP_PASSWORD_FILE, or run ssh-agent"* ]]
+}
+
+@test "unknown host key: exit 77 with the fingerprint, nothing written" {
+	: >"$KNOWN_HOSTS"
+	echo x >"$W/a.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"unknown host key $(sshd_fingerprint): not in $KNOWN_HOSTS; refusing to connect"* ]]
+	[ "${lines[0]}" = "file,bytes,sha256,target" ]
+	[ -z "$(ls -A "$REMOTE")" ]
+	# no known_hosts file at all is the same
+	rm "$KNOWN_HOSTS"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"unknown host key $(sshd_fingerprint)"* ]]
+}
+
+@test "changed host key: exit 77 with the fingerprint, nothing written" {
+	ssh-keygen -q -t ed25519 -N '' -f "$W/impostor"
+	printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$W/impostor.pub")" >"$KNOWN_HOSTS"
+	echo x >"$W/a.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"HOST KEY CHANGED: the server's key $(sshd_fingerprint) does not match $KNOWN_HOSTS"* ]]
+	[ -z "$(ls -A "$REMOTE")" ]
+}
+
+@test "hashed known_hosts entries and --known-hosts FILE" {
+	mv "$KNOWN_HOSTS" "$W/kh"
+	ssh-keygen -q -H -f "$W/kh" 2>/dev/null
+	grep -q '^|1|' "$W/kh"
+	echo x >"$W/a.csv"
+	run sftp-put --known-hosts "$W/kh" -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 0 ]
+	cmp "$W/a.csv" "$REMOTE/a.csv"
+}
+
+@test "sshd killed mid-upload: 75 after retries, no final file; the next run removes the temporary" {
+	truncate -s 1G "$W/big.dat"
+	sftp-put --retries 1 -i "$SFTP_KEY" "$URL$REMOTE" "$W/big.dat" >"$W/out" 2>"$W/err" &
+	put=$!
+	for i in $(seq 200); do
+		ls -A "$REMOTE" | grep -q '^\.big\.dat\.......\.part$' && break
+		sleep 0.05
+	done
+	sleep 0.2
+	sshd_kill_all
+	st=0
+	wait "$put" || st=$?
+	[ "$st" -eq 75 ]
+	grep -q "connection lost or timed out" "$W/err"
+	grep -q "retry 1 of 1" "$W/err"
+	grep -q "cannot connect: Connection refused" "$W/err"
+	[ "$(cat "$W/out")" = "file,bytes,sha256,target" ]
+	[ ! -e "$REMOTE/big.dat" ]
+	# The dead server could not remove the temporary: it is hidden and
+	# recognisable, and the next successful upload of the name removes it.
+	run ls -A "$REMOTE"
+	[[ "$output" =~ ^\.big\.dat\.[A-Za-z0-9]{6}\.part$ ]]
+	sshd_restart
+	truncate -s 1M "$W/big.dat"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/big.dat"
+	[ "$status" -eq 0 ]
+	cmp "$W/big.dat" "$REMOTE/big.dat"
+	no_temporaries "$REMOTE"
+}
+
+@test "a server that never answers: 75 after the timeout" {
+	port=$(free_port)
+	"$PY" -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5); print("up", flush=True)
+c=[]
+while True: c.append(s.accept())' "$port" >"$W/mute" &
+	mute=$!
+	while [ ! -s "$W/mute" ]; do sleep 0.05; done
+	echo x >"$W/a.csv"
+	run sftp-put --timeout 1 --retries 0 -i "$SFTP_KEY" "sftp://u@127.0.0.1:$port/in" "$W/a.csv"
+	kill "$mute"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"SSH handshake: connection lost or timed out"* ]]
+}
+
+@test "remote disk full: exit 74, no final file, no temporary" {
+	mkdir "$REMOTE/small"
+	mount -t tmpfs -o size=1m tmpfs "$REMOTE/small" 2>/dev/null ||
+		skip "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)"
+	FULL_MOUNT=$REMOTE/small
+	chown "$SFTP_USER" "$REMOTE/small"
+	head -c 3000000 /dev/urandom >"$W/large.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE/small" "$W/large.csv"
+	[ "$status" -eq 74 ]
+	[[ "$output" == *"write: failure"* ]]
+	[[ "$output" == *"the remote disk is full"* ]]
+	[ ! -e "$REMOTE/small/large.csv" ]
+	[ -z "$(ls -A "$REMOTE/small")" ]
+}
+
+@test "permission denied on the directory: exit 77, nothing written" {
+	mkdir "$REMOTE/locked"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown root "$REMOTE/locked"	# the login is $SFTP_USER
+	else
+		chmod 555 "$REMOTE/locked"
+	fi
+	echo x >"$W/a.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE/locked" "$W/a.csv"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"cannot create a file in $REMOTE/locked: permission denied"* ]]
+	[ -z "$(ls -A "$REMOTE/locked")" ]
+}
+
+@test "a 0-byte file" {
+	: >"$W/empty.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/empty.csv"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$W/empty.csv,0,e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855,$URL$REMOTE/empty.csv" ]
+	[ -f "$REMOTE/empty.csv" ] && [ ! -s "$REMOTE/empty.csv" ]
+}
+
+@test "names with spaces and non-ASCII: sent as is, percent-encoded in the receipt URL" {
+	mkdir "$W/dir é"
+	printf 'x\n' >"$W/dir é/Núñez feed 1.csv"
+	mkdir "$REMOTE/in box"
+	chown "$SFTP_USER" "$REMOTE/in box"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE/in%20box" "$W/dir é/Núñez feed 1.csv"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "\"$W/dir é/Núñez feed 1.csv\",2,$(sha256sum <"$W/dir é/Núñez feed 1.csv" | cut -d' ' -f1),$URL$REMOTE/in%20box/N%C3%BA%C3%B1ez%20feed%201.csv" ] ||
+	[ "${lines[1]}" = "$W/dir é/Núñez feed 1.csv,2,$(sha256sum <"$W/dir é/Núñez feed 1.csv" | cut -d' ' -f1),$URL$REMOTE/in%20box/N%C3%BA%C3%B1ez%20feed%201.csv" ]
+	cmp "$W/dir é/Núñez feed 1.csv" "$REMOTE/in box/Núñez feed 1.csv"
+	no_temporaries "$REMOTE"
+}
+
+@test "standard input needs --name; a pipe is uploaded whole" {
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" </dev/null
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"standard input needs --name"* ]]
+	seq 1 1000 | sftp-put --name seq.csv -i "$SFTP_KEY" "$URL$REMOTE" >"$W/out"
+	seq 1 1000 | cmp - "$REMOTE/seq.csv"
+	[ "$(sed -n 2p "$W/out")" = "-,3893,$(seq 1 1000 | sha256sum | cut -d' ' -f1),$URL$REMOTE/seq.csv" ]
+}
+
+@test "usage errors: 64; a password on the command line is refused" {
+	run sftp-put
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"usage: sftp-put"* ]]
+	run sftp-put --password hunter2 "$URL$REMOTE" /etc/hostname
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--password: secrets are not accepted on the command line; set SFTP_PASSWORD or SFTP_PASSWORD_FILE"* ]]
+	run sftp-put "sftp://u:pw@127.0.0.1/in" /etc/hostname
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"a password in the URL is refused"* ]]
+	run sftp-put "ftp://u@127.0.0.1/in" /etc/hostname
+	[ "$status" -eq 64 ]
+	run sftp-put --retries x "$URL$REMOTE" /etc/hostname
+	[ "$status" -eq 64 ]
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/missing.csv"
+	[ "$status" -eq 66 ]
+	[[ "$output" == *"$W/missing.csv: No such file or directory"* ]]
+	[ -z "$(ls -A "$REMOTE")" ]
+}
+
+@test "a 2 GB file with flat memory (sparse; peak RSS under 64 MB)" {
+	[ -n "${SCHEDFEED_SLOW_TESTS:-}" ] || skip "slow (about 10 s): set SCHEDFEED_SLOW_TESTS=1"
+	truncate -s 2G "$W/huge.dat"
+	/usr/bin/time -v -o "$W/time" sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/huge.dat" >"$W/out"
+	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time")
+	echo "peak RSS ${rss} kB" >&3
+	[ "$rss" -lt 65536 ]
+	[ "$(stat -c %s "$REMOTE/huge.dat")" -eq 2147483648 ]
+	[ "$(sed -n 2p "$W/out" | cut -d, -f2)" = 2147483648 ]
+	[ "$(sed -n 2p "$W/out" | cut -d, -f3)" = "$(head -c 2147483648 /dev/zero | sha256sum | cut -d' ' -f1)" ]
+}
