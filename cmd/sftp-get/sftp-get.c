@@ -1,0 +1,346 @@
+/* sftp-get: download matching files over SFTP, each atomically */
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "csvio.h"
+#include "digest.h"
+#include "err.h"
+#include "mem.h"
+#include "receipt.h"
+#include "secret.h"
+#include "sftp.h"
+
+/* libssh2 asks for up to this much ahead in 30000-byte reads. */
+#define BUF_SIZE	(1024u * 1024)
+
+struct get_opts {
+	const char *localdir;
+	const char *glob;
+	int remove;
+};
+
+struct names {
+	char **name;
+	size_t count;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-i key] [--known-hosts file] [--remove] "
+	    "[--require]\n"
+	    "       [--retries n] [--timeout seconds]\n"
+	    "       sftp://user@host[:port]/dir/glob localdir\n", progname);
+	exit(EX_USAGE);
+}
+
+static int
+parse_count(const char *arg, const char *opt, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
+		die(EX_USAGE, "%s: %s must be a number from %ld to %ld", arg,
+		    opt, min, max);
+	return (int)v;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The regular files in dir whose names match the glob, sorted. */
+static int
+list_matches(struct sftp_conn *c, const char *dir, const char *glob,
+    struct names *out)
+{
+	LIBSSH2_SFTP_HANDLE *d;
+	LIBSSH2_SFTP_ATTRIBUTES st;
+	char entry[1024];
+	int n;
+
+	out->name = NULL;
+	out->count = 0;
+	d = libssh2_sftp_opendir(c->sftp, dir);
+	if (d == NULL) {
+		char *what = xasprintf("cannot list %s", dir);
+		int status = sftp_fail(c, what);
+
+		free(what);
+		return status;
+	}
+	while ((n = libssh2_sftp_readdir(d, entry, sizeof entry - 1, &st)) >
+	    0) {
+		entry[n] = '\0';
+		if (fnmatch(glob, entry, FNM_PERIOD) != 0)
+			continue;
+		if (!(st.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||
+		    !LIBSSH2_SFTP_S_ISREG(st.permissions))
+			continue;
+		out->name = xreallocarray(out->name, out->count + 1,
+		    sizeof *out->name);
+		out->name[out->count++] = xstrdup(entry);
+	}
+	libssh2_sftp_closedir(d);
+	if (n < 0)
+		return sftp_fail(c, "readdir");
+	qsort(out->name, out->count, sizeof *out->name, by_name);
+	return 0;
+}
+
+static void
+free_names(struct names *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->count; i++)
+		free(n->name[i]);
+	free(n->name);
+	n->name = NULL;
+	n->count = 0;
+}
+
+/* One attempt at one file: download, fsync, rename, then --remove. */
+static int
+get_file(struct sftp_conn *c, const struct get_opts *go, const char *name,
+    char *buf, uint64_t *bytes, char *hex)
+{
+	char *remote = sftp_join(c->url->path, name);
+	char *local = sftp_join(go->localdir, name);
+	LIBSSH2_SFTP_HANDLE *h;
+	LIBSSH2_SFTP_ATTRIBUTES st;
+	struct atomic_file af;
+	struct digest *dg;
+	uint64_t total = 0;
+	int status = 0;
+	ssize_t n;
+
+	h = libssh2_sftp_open(c->sftp, remote, LIBSSH2_FXF_READ, 0);
+	if (h == NULL) {
+		status = sftp_fail(c, remote);
+		goto out_names;
+	}
+	if (atomic_open(&af, local, 0600) != 0) {
+		warn("%s: cannot create a temporary:", local);
+		status = EX_CANTCREAT;
+		libssh2_sftp_close_handle(h);
+		goto out_names;
+	}
+	dg = digest_new("sha256");
+	while ((n = libssh2_sftp_read(h, buf, BUF_SIZE)) > 0) {
+		digest_update(dg, buf, (size_t)n);
+		if (fwrite(buf, 1, (size_t)n, af.fp) != (size_t)n) {
+			warn("%s:", af.tmp);
+			status = EX_IOERR;
+			break;
+		}
+		total += (uint64_t)n;
+	}
+	if (n < 0)
+		status = sftp_fail(c, remote);
+	if (status == 0 && libssh2_sftp_fstat(h, &st) != 0)
+		status = sftp_fail(c, remote);
+	libssh2_sftp_close_handle(h);
+	if (status == 0 && (st.flags & LIBSSH2_SFTP_ATTR_SIZE) &&
+	    st.filesize != total) {
+		warn("%s: %s: the server holds %llu bytes, %llu arrived",
+		    c->url->where, remote, (unsigned long long)st.filesize,
+		    (unsigned long long)total);
+		status = EX_IOERR;
+	}
+	digest_final(dg, hex, NULL);
+	if (status != 0) {
+		atomic_abort(&af);
+		goto out_names;
+	}
+	if (atomic_commit(&af, 0) != 0) {
+		int saved = errno;
+
+		warn("%s:", local);
+		status = saved == ENOSPC || saved == EIO || saved == EDQUOT ?
+		    EX_IOERR : EX_CANTCREAT;
+		goto out_names;
+	}
+	*bytes = total;
+	if (go->remove && libssh2_sftp_unlink(c->sftp, remote) != 0) {
+		char *what = xasprintf("%s: downloaded but not removed",
+		    remote);
+
+		status = sftp_fail(c, what);
+		free(what);
+		/* The local copy is whole: report it, and fail afterwards. */
+		if (status == EX_TEMPFAIL)
+			status = EX_IOERR;
+		status = -status;
+	}
+out_names:
+	free(remote);
+	free(local);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "identity", required_argument, NULL, 'i' },
+		{ "known-hosts", required_argument, NULL, 'K' },
+		{ "remove", no_argument, NULL, 'R' },
+		{ "require", no_argument, NULL, 'q' },
+		{ "retries", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "password", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sftp_opts so = { .timeout = 30, .retries = 3 };
+	struct get_opts go = { 0 };
+	struct sftp_url url;
+	struct sftp_conn conn = { .sock = -1 };
+	struct names matches = { NULL, 0 };
+	struct csv_writer w;
+	struct stat lst;
+	char *slash, *buf;
+	int ch, require = 0, status = 0, connected = 0, attempt = 0, st;
+	size_t i;
+
+	setprogname(argv[0]);
+	while ((ch = getopt_long(argc, argv, "+i:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			so.key_file = optarg;
+			break;
+		case 'K':
+			so.known_hosts = optarg;
+			break;
+		case 'R':
+			go.remove = 1;
+			break;
+		case 'q':
+			require = 1;
+			break;
+		case 'r':
+			so.retries = parse_count(optarg, "--retries", 0, 100);
+			break;
+		case 't':
+			so.timeout = parse_count(optarg, "--timeout", 1, 86400);
+			break;
+		case 'P':
+			secret_refuse_option("--password", "SFTP_PASSWORD");
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		usage();
+	sftp_url_parse(argv[0], &url);
+	go.localdir = argv[1];
+	/* Split /dir/glob: the URL's path names the directory for receipts. */
+	slash = strrchr(url.path, '/');
+	if (slash == NULL) {
+		go.glob = xstrdup(url.path);
+		free(url.path);
+		url.path = xstrdup(".");
+	} else {
+		go.glob = xstrdup(slash + 1);
+		slash[slash == url.path] = '\0';
+	}
+	slash = strrchr(url.url_path, '/');
+	slash[slash == url.url_path] = '\0';
+	if (*go.glob == '\0')
+		die(EX_USAGE, "%s: the URL ends in '/': name the files "
+		    "(dir/*.csv)", argv[0]);
+	if (stat(go.localdir, &lst) != 0 || !S_ISDIR(lst.st_mode))
+		die(EX_CANTCREAT, "%s: not a directory", go.localdir);
+	if (so.key_file != NULL && access(so.key_file, R_OK) != 0)
+		die(EX_NOINPUT, "%s: cannot read the key:", so.key_file);
+
+	signal(SIGPIPE, SIG_IGN);
+	buf = xmalloc(BUF_SIZE);
+	csv_writer_init(&w, stdout);
+	receipt_header(&w);
+	fflush(stdout);
+	for (;;) {
+		st = sftp_open(&conn, &url, &so);
+		if (st == 0) {
+			connected = 1;
+			st = list_matches(&conn, url.path, go.glob, &matches);
+		}
+		if (st != EX_TEMPFAIL || attempt >= so.retries)
+			break;
+		attempt++;
+		if (connected)
+			sftp_close(&conn);
+		connected = 0;
+		warn("%s: retry %d of %d", url.where, attempt, so.retries);
+		sftp_backoff(attempt);
+	}
+	if (st != 0) {
+		status = st;
+		goto done;
+	}
+	if (matches.count == 0) {
+		warn("%s: no file matches %s in %s", url.where, go.glob,
+		    url.path);
+		status = require ? EX_NOINPUT : 0;
+	}
+	for (i = 0; i < matches.count; i++) {
+		char hex[2 * 32 + 1];
+		uint64_t bytes = 0;
+
+		attempt = 0;
+		for (;;) {
+			st = 0;
+			if (!connected) {
+				st = sftp_open(&conn, &url, &so);
+				connected = st == 0;
+			}
+			if (st == 0)
+				st = get_file(&conn, &go, matches.name[i], buf,
+				    &bytes, hex);
+			if (st != EX_TEMPFAIL || attempt >= so.retries)
+				break;
+			attempt++;
+			if (connected)
+				sftp_close(&conn);
+			connected = 0;
+			warn("%s: retry %d of %d", url.where, attempt,
+			    so.retries);
+			sftp_backoff(attempt);
+		}
+		if (st <= 0) {
+			char *local = sftp_join(go.localdir, matches.name[i]);
+			char *source = sftp_url_of(&url, matches.name[i]);
+
+			receipt_row(&w, local, bytes, hex, source);
+			fflush(stdout);
+			free(local);
+			free(source);
+			st = -st;
+		}
+		status = worst_status(status, st);
+		if (st != 0 && (!connected || st == EX_TEMPFAIL))
+			break;
+	}
+done:
+	if (connected)
+		sftp_close(&conn);
+	free_names(&matches);
+	free(buf);
+	finish_stdout();
+	return status;
+}
