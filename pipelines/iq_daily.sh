@@ -125,8 +125,12 @@ mkdir -p "$staging" 2>/dev/null || {
 	exit 73
 }
 
-raw= shaped= partial=
+raw= shaped= partial= child=
 cleanup() {
+	if [ -n "$child" ]; then
+		kill "$child" 2>/dev/null
+		wait "$child" 2>/dev/null
+	fi
 	rm -f -- ${raw:+"$raw"} ${shaped:+"$shaped"} ${partial:+"$partial"}
 }
 trap cleanup EXIT
@@ -140,17 +144,29 @@ raw=$(mktemp "$staging/query.XXXXXX") &&
 	exit 73
 }
 
+# stage CMD [ARG...]: runs CMD and returns its status. In the background
+# and waited for, so that a signal is acted on at once: the trap stops CMD
+# and removes the temporaries, rather than waiting for a long query.
+stage() {
+	"$@" &
+	child=$!
+	wait "$child"
+	set -- $?
+	child=
+	return "$1"
+}
+
 log "start (past day $past_day, future $RUN_DATE to $(day 60), file $name)"
 
-sched-query -f "$IQ_SQL" \
+stage sched-query -f "$IQ_SQL" \
     -v "past_day:date=$past_day" \
     -v "past_end:date=$past_end" \
     -v "today:date=$RUN_DATE" \
     -v "horizon_end:date=$horizon_end" \
-    -v "dept:varchar=$IQ_DEPT" > "$raw" || fail query $?
+    -v "dept:nvarchar=$IQ_DEPT" > "$raw" || fail query $?
 log "query ok"
 
-csv-shape -F "$IQ_SHAPE" --set "Unit=$IQ_UNIT" "$raw" > "$shaped" ||
+stage csv-shape -F "$IQ_SHAPE" --set "Unit=$IQ_UNIT" "$raw" > "$shaped" ||
     fail shape $?
 log "shape ok"
 

@@ -1,0 +1,290 @@
+#!/usr/bin/env bats
+# pipelines/iq_daily.sh against tdsd over the synthetic demo database
+# (tests/fixtures/demo-db.sql). The expected feeds under
+# tests/fixtures/iq_daily/ were worked out by hand from specs/iqueue.md;
+# the generator's comment table says why each appointment is in or out.
+
+load ../common
+
+FIX="$TOP/tests/fixtures"
+JOB="$TOP/pipelines/iq_daily.sh"
+
+# start_tdsd [OPTION...]: a tdsd over a fresh copy of the demo database;
+# sets TDSD_PID and TDSD_PORT.
+start_tdsd() {
+	local dir
+	dir=$(mktemp -d "$BATS_TEST_TMPDIR/tdsd.XXXXXX")
+	sqlite3 -bail "$dir/demo.sqlite" < "$FIX/demo-db.sql"
+	"$TDSD" -f "$dir/demo.sqlite" -p 0 "$@" > "$dir/out" 2> "$dir/err" &
+	TDSD_PID=$!
+	TDSD_PORT=
+	for _ in $(seq 100); do
+		TDSD_PORT=$(sed -n '1s/^port \([0-9][0-9]*\)$/\1/p' "$dir/out")
+		[ -n "$TDSD_PORT" ] && return 0
+		kill -0 "$TDSD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$dir/err" >&2
+	echo "tdsd did not start" >&2
+	return 1
+}
+
+stop_tdsd() {
+	if [ -n "${TDSD_PID:-}" ]; then
+		kill "$TDSD_PID" 2>/dev/null || true
+		wait "$TDSD_PID" 2>/dev/null || true
+		TDSD_PID=
+	fi
+}
+
+setup() {
+	common_setup
+	[ -x "$TDSD" ] || skip "tdsd is not built ($TDSD)"
+	command -v sched-query >/dev/null || skip "sched-query is not built"
+	start_tdsd
+	export SCHEDFEED_DB_SERVER=127.0.0.1 SCHEDFEED_DB_PORT=$TDSD_PORT
+	export SCHEDFEED_DB_DATABASE=demo SCHEDFEED_DB_USER=schedfeed
+	export SCHEDFEED_DB_PASSWORD=schedfeed
+	unset IQ_SQL IQ_SHAPE IQ_DEPT IQ_UNIT IQ_FILE_NAME
+	export IQ_DEST="$W/dest"
+	mkdir -p "$IQ_DEST"
+	STAGING="$SCHEDFEED_STATE_DIR/iq_daily/staging"
+}
+
+teardown() {
+	stop_tdsd
+}
+
+# What a run may leave behind besides the feed: nothing.
+assert_no_temporaries() {
+	run ls -A "$STAGING"
+	[ -z "$output" ]
+	run find "$IQ_DEST" -name '.*' -type f
+	[ -z "$output" ]
+}
+
+# run_feed RUN_DATE: runs the job; the feed must be the hand-worked file,
+# byte for byte, mode 0600, alone in IQ_DEST, with nothing left behind.
+run_feed() {
+	local name
+	name=unmcc_$(echo "$1" | tr - _).csv
+	run sh "$JOB" "$1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	diff -u "$FIX/iq_daily/$name" "$IQ_DEST/$name"
+	cmp "$FIX/iq_daily/$name" "$IQ_DEST/$name"
+	[ "$(file_mode "$IQ_DEST/$name")" = 600 ]
+	[ "$(ls -A "$IQ_DEST")" = "$name" ]
+	assert_no_temporaries
+}
+
+@test "iq_daily: Monday 2026-11-23 looks back to Friday; feed equals the hand-worked file" {
+	run_feed 2026-11-23
+	[[ "$output" == *"2026-11-23 start (past day 2026-11-20, future 2026-11-23 to 2027-01-22, file unmcc_2026_11_23.csv)"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 query ok"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 shape ok"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 deliver ok ($IQ_DEST/unmcc_2026_11_23.csv)"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 done"* ]]
+}
+
+@test "iq_daily: Wednesday 2026-11-25 looks back to Tuesday; feed equals the hand-worked file" {
+	run_feed 2026-11-25
+	[[ "$output" == *"2026-11-25 start (past day 2026-11-24, future 2026-11-25 to 2027-01-24, file unmcc_2026_11_25.csv)"* ]]
+}
+
+@test "iq_daily: the log names steps and dates, never patient data" {
+	run sh "$JOB" 2026-11-23
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 5 ]
+	for word in 1001 Alvarez Infusion Chair Completed M0001001; do
+		[[ "$output" != *"$word"* ]]
+	done
+}
+
+@test "iq_daily: previous business day for each day of the week" {
+	local day want
+	for day in 2026-11-23:2026-11-20 2026-11-24:2026-11-23 \
+	    2026-11-25:2026-11-24 2026-11-26:2026-11-25 2026-11-27:2026-11-26 \
+	    2026-11-28:2026-11-27 2026-11-29:2026-11-27 2027-01-01:2026-12-31 \
+	    2028-03-01:2028-02-29; do
+		want=${day#*:}
+		day=${day%:*}
+		run sh "$JOB" "$day"
+		echo "$day: $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *" $day start (past day $want, "* ]]
+	done
+}
+
+@test "iq_daily: the horizon is RUN_DATE through RUN_DATE + 60 days" {
+	run sh "$JOB" 2026-11-23
+	[ "$status" -eq 0 ]
+	# 2027-01-22 is the last day in, 2027-01-23 the first out
+	grep -q '^Future,.*,2027-01-22 23:30:00,' "$IQ_DEST/unmcc_2026_11_23.csv"
+	! grep -q ',2027-01-23 ' "$IQ_DEST/unmcc_2026_11_23.csv"
+	run sh "$JOB" 2026-12-31
+	[[ "$output" == *"future 2026-12-31 to 2027-03-01,"* ]]
+	run sh "$JOB" 2028-01-01
+	[[ "$output" == *"future 2028-01-01 to 2028-03-01,"* ]]
+}
+
+@test "iq_daily: an invalid RUN_DATE exits 64 with a clear message" {
+	local bad
+	for bad in 2026-02-29 2026-13-01 2026-11-31 2026-11-5 26-11-23 \
+	    2026/11/23 20261123 'next monday' 2026-11-23x '' -x; do
+		run sh "$JOB" "$bad"
+		echo "'$bad': $output"
+		[ "$status" -eq 64 ]
+		[[ "$output" == *"usage: iq_daily [RUN_DATE]"* ]]
+		if [ "$bad" != -x ]; then
+			[[ "$output" == *"invalid RUN_DATE '$bad': expected YYYY-MM-DD, a real day"* ]]
+		fi
+	done
+	run sh "$JOB" 2026-11-23 2026-11-24
+	[ "$status" -eq 64 ]
+	[ -z "$(ls -A "$IQ_DEST")" ]
+}
+
+@test "iq_daily: a dropped connection leaves no file and exits 75" {
+	stop_tdsd
+	start_tdsd --drop-after-rows 5
+	export SCHEDFEED_DB_PORT=$TDSD_PORT
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 75 ]
+	[ -z "$(ls -A "$IQ_DEST")" ]
+	assert_no_temporaries
+	[[ "$output" == *" iq_daily 2026-11-23 query failed (status 75)"* ]]
+	[[ "$output" != *"shape ok"* ]]
+	[[ "$output" != *"deliver"* ]]
+}
+
+@test "iq_daily: a failed run leaves the last good file alone" {
+	run sh "$JOB" 2026-11-23
+	[ "$status" -eq 0 ]
+	stop_tdsd
+	start_tdsd --drop-after-rows 3
+	export SCHEDFEED_DB_PORT=$TDSD_PORT
+	run sh "$JOB" 2026-11-23
+	[ "$status" -eq 75 ]
+	cmp "$FIX/iq_daily/unmcc_2026_11_23.csv" "$IQ_DEST/unmcc_2026_11_23.csv"
+	assert_no_temporaries
+}
+
+@test "iq_daily: wrong database password fails at the query step, no file" {
+	export SCHEDFEED_DB_PASSWORD=Not-The-Pa55word
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *" query failed (status 77)"* ]]
+	[[ "$output" != *Not-The-Pa55word* ]]
+	[ -z "$(ls -A "$IQ_DEST")" ]
+	assert_no_temporaries
+}
+
+@test "iq_daily: a shape failure leaves no file and exits with csv-shape's status" {
+	printf -- '-c Rec_Type,No_Such_Column\n' > "$W/bad.shape"
+	IQ_SHAPE="$W/bad.shape" run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 65 ]
+	[[ "$output" == *" query ok"* ]]
+	[[ "$output" == *" shape failed (status 65)"* ]]
+	[ -z "$(ls -A "$IQ_DEST")" ]
+	assert_no_temporaries
+}
+
+@test "iq_daily: IQ_FILE_NAME, IQ_UNIT and IQ_DEPT are settings" {
+	IQ_FILE_NAME='ELQ_UNMCC%Y_%m.csv' IQ_UNIT='Infusion, North' \
+	    run sh "$JOB" 2026-11-25
+	[ "$status" -eq 0 ]
+	[ "$(ls -A "$IQ_DEST")" = ELQ_UNMCC2026_11.csv ]
+	# the unit holds a comma: quoted
+	sed -n 2p "$IQ_DEST/ELQ_UNMCC2026_11.csv" |
+	    grep -q '^Past,"Infusion, North",Infusion,1006,'
+	IQ_DEPT=UNMRO IQ_FILE_NAME=ro.csv run sh "$JOB" 2026-11-23
+	[ "$status" -eq 0 ]
+	# UNMRO has one infusion appointment in the window (Sch 159)
+	[ "$(sed 1d "$IQ_DEST/ro.csv")" = 'Future,4th Floor Infusion,Infusion,1010,Infusion 1 Hr,2026-12-02 10:00:00,60,RO Infusion,,Unresolved,,,2026-11-18 09:09:00,2026-11-18 09:09:00,,,,' ]
+}
+
+@test "iq_daily: configuration errors" {
+	IQ_DEST= run sh "$JOB" 2026-11-23
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"IQ_DEST is not set"* ]]
+	IQ_DEST="$W/missing" run sh "$JOB" 2026-11-23
+	[ "$status" -eq 73 ]
+	[[ "$output" == *"is not a writable directory"* ]]
+	IQ_FILE_NAME='feeds/%F.csv' run sh "$JOB" 2026-11-23
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"does not make a plain file name"* ]]
+	IQ_FILE_NAME='.%F' run sh "$JOB" 2026-11-23
+	[ "$status" -eq 78 ]
+	IQ_SQL="$W/none.sql" run sh "$JOB" 2026-11-23
+	[ "$status" -eq 66 ]
+	[ -z "$(ls -A "$IQ_DEST")" ]
+}
+
+# --- make demo ---------------------------------------------------------
+
+# build_name: the build directory of the programs under test (build,
+# build-san, ...), as make's BUILD names it for demo.sh.
+build_name() {
+	basename "$(dirname "$(dirname "$(command -v sched-query)")")"
+}
+
+# No process left that has the test's scratch directory on its command
+# line (the demo's database lives there).
+assert_no_demo_process() {
+	run pgrep -f "$W/"
+	echo "left behind: $output"
+	[ "$status" -eq 1 ]
+}
+
+@test "demo.sh: runs the job against tdsd, shows the file, stops tdsd" {
+	stop_tdsd
+	TMPDIR="$W" DEMO_OUT="$W/demo-out" TDSD="$TDSD" \
+	    BUILD="$(build_name)" \
+	    run sh "$FIX/demo.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	cmp "$FIX/iq_daily/unmcc_2026_11_23.csv" "$W/demo-out/unmcc_2026_11_23.csv"
+	[[ "$output" == *"the iQueue feed for 2026-11-23 is $W/demo-out/unmcc_2026_11_23.csv (28 lines):"* ]]
+	[[ "$output" == *"Past,4th Floor Infusion,Infusion,1008,Phlebotomy,"* ]]
+	assert_no_demo_process
+	[ -z "$(find "$W" -maxdepth 1 -name 'schedfeed-demo.*')" ]
+}
+
+@test "demo.sh: a failing step still stops tdsd" {
+	stop_tdsd
+	TMPDIR="$W" DEMO_OUT="$W/demo-out" DEMO_DATE=2026-02-30 \
+	    BUILD="$(build_name)" \
+	    run sh "$FIX/demo.sh"
+	echo "$output"
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"demo: pipelines/iq_daily.sh failed with status 64"* ]]
+	assert_no_demo_process
+	[ -z "$(find "$W" -maxdepth 1 -name 'schedfeed-demo.*')" ]
+}
+
+@test "demo.sh: interrupted mid-query, it still stops tdsd" {
+	stop_tdsd
+	# A tdsd that sends one row every 300 ms: the query takes seconds.
+	printf '#!/bin/sh\nexec "%s" "$@" --row-delay-ms 300\n' "$TDSD" \
+	    > "$W/slow-tdsd"
+	chmod +x "$W/slow-tdsd"
+	TMPDIR="$W" DEMO_OUT="$W/demo-out" TDSD="$W/slow-tdsd" \
+	    BUILD="$(build_name)" \
+	    sh "$FIX/demo.sh" > "$W/demo.log" 2>&1 &
+	local demo_pid=$!
+	for _ in $(seq 100); do
+		grep -q ' start (past day' "$W/demo.log" && break
+		sleep 0.1
+	done
+	kill -TERM "$demo_pid"
+	local status=0
+	wait "$demo_pid" || status=$?
+	cat "$W/demo.log"
+	[ "$status" -eq 143 ]
+	assert_no_demo_process
+	[ ! -e "$W/demo-out/unmcc_2026_11_23.csv" ]
+}
