@@ -39,16 +39,24 @@ stop_tdsd() {
 
 setup() {
 	common_setup
-	[ -x "$TDSD" ] || skip "tdsd is not built ($TDSD)"
-	command -v sched-query >/dev/null || skip "sched-query is not built"
-	start_tdsd
-	export SCHEDFEED_DB_SERVER=127.0.0.1 SCHEDFEED_DB_PORT=$TDSD_PORT
-	export SCHEDFEED_DB_DATABASE=demo SCHEDFEED_DB_USER=schedfeed
-	export SCHEDFEED_DB_PASSWORD=schedfeed
 	unset IQ_SQL IQ_SHAPE IQ_DEPT IQ_UNIT IQ_FILE_NAME
 	export IQ_DEST="$W/dest"
 	mkdir -p "$IQ_DEST"
 	STAGING="$SCHEDFEED_STATE_DIR/iq_daily/staging"
+	# Only the tests that reach the database need a server.
+	export SCHEDFEED_DB_SERVER=127.0.0.1 SCHEDFEED_DB_PORT=1
+	export SCHEDFEED_DB_DATABASE=demo SCHEDFEED_DB_USER=schedfeed
+	export SCHEDFEED_DB_PASSWORD=schedfeed
+}
+
+# with_db [TDSD OPTION...]: a demo database server for this test.
+with_db() {
+	[ -x "$TDSD" ] || skip "tdsd is not built ($TDSD)"
+	command -v sched-query >/dev/null || skip "sched-query is not built"
+	command -v csv-shape >/dev/null || skip "csv-shape is not built"
+	stop_tdsd
+	start_tdsd "$@"
+	export SCHEDFEED_DB_PORT=$TDSD_PORT
 }
 
 teardown() {
@@ -68,6 +76,7 @@ assert_no_temporaries() {
 run_feed() {
 	local name
 	name=unmcc_$(echo "$1" | tr - _).csv
+	with_db
 	run sh "$JOB" "$1"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -93,6 +102,7 @@ run_feed() {
 }
 
 @test "iq_daily: the log names steps and dates, never patient data" {
+	with_db
 	run sh "$JOB" 2026-11-23
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 5 ]
@@ -102,6 +112,7 @@ run_feed() {
 }
 
 @test "iq_daily: previous business day for each day of the week" {
+	with_db
 	local day want
 	for day in 2026-11-23:2026-11-20 2026-11-24:2026-11-23 \
 	    2026-11-25:2026-11-24 2026-11-26:2026-11-25 2026-11-27:2026-11-26 \
@@ -117,6 +128,7 @@ run_feed() {
 }
 
 @test "iq_daily: the horizon is RUN_DATE through RUN_DATE + 60 days" {
+	with_db
 	run sh "$JOB" 2026-11-23
 	[ "$status" -eq 0 ]
 	# 2027-01-22 is the last day in, 2027-01-23 the first out
@@ -146,9 +158,7 @@ run_feed() {
 }
 
 @test "iq_daily: a dropped connection leaves no file and exits 75" {
-	stop_tdsd
-	start_tdsd --drop-after-rows 5
-	export SCHEDFEED_DB_PORT=$TDSD_PORT
+	with_db --drop-after-rows 5
 	run sh "$JOB" 2026-11-23
 	echo "$output"
 	[ "$status" -eq 75 ]
@@ -160,11 +170,10 @@ run_feed() {
 }
 
 @test "iq_daily: a failed run leaves the last good file alone" {
+	with_db
 	run sh "$JOB" 2026-11-23
 	[ "$status" -eq 0 ]
-	stop_tdsd
-	start_tdsd --drop-after-rows 3
-	export SCHEDFEED_DB_PORT=$TDSD_PORT
+	with_db --drop-after-rows 3
 	run sh "$JOB" 2026-11-23
 	[ "$status" -eq 75 ]
 	cmp "$FIX/iq_daily/unmcc_2026_11_23.csv" "$IQ_DEST/unmcc_2026_11_23.csv"
@@ -172,6 +181,7 @@ run_feed() {
 }
 
 @test "iq_daily: wrong database password fails at the query step, no file" {
+	with_db
 	export SCHEDFEED_DB_PASSWORD=Not-The-Pa55word
 	run sh "$JOB" 2026-11-23
 	echo "$output"
@@ -183,6 +193,7 @@ run_feed() {
 }
 
 @test "iq_daily: a shape failure leaves no file and exits with csv-shape's status" {
+	with_db
 	printf -- '-c Rec_Type,No_Such_Column\n' > "$W/bad.shape"
 	IQ_SHAPE="$W/bad.shape" run sh "$JOB" 2026-11-23
 	echo "$output"
@@ -194,6 +205,7 @@ run_feed() {
 }
 
 @test "iq_daily: IQ_FILE_NAME, IQ_UNIT and IQ_DEPT are settings" {
+	with_db
 	IQ_FILE_NAME='ELQ_UNMCC%Y_%m.csv' IQ_UNIT='Infusion, North' \
 	    run sh "$JOB" 2026-11-25
 	[ "$status" -eq 0 ]
@@ -241,6 +253,7 @@ assert_no_demo_process() {
 }
 
 @test "demo.sh: runs the job against tdsd, shows the file, stops tdsd" {
+	with_db
 	stop_tdsd
 	TMPDIR="$W" DEMO_OUT="$W/demo-out" TDSD="$TDSD" \
 	    BUILD="$(build_name)" \
@@ -255,6 +268,7 @@ assert_no_demo_process() {
 }
 
 @test "demo.sh: a failing step still stops tdsd" {
+	with_db
 	stop_tdsd
 	TMPDIR="$W" DEMO_OUT="$W/demo-out" DEMO_DATE=2026-02-30 \
 	    BUILD="$(build_name)" \
@@ -267,6 +281,7 @@ assert_no_demo_process() {
 }
 
 @test "demo.sh: interrupted mid-query, it still stops tdsd" {
+	with_db
 	stop_tdsd
 	# A tdsd that sends one row every 300 ms: the query takes seconds.
 	printf '#!/bin/sh\nexec "%s" "$@" --row-delay-ms 300\n' "$TDSD" \
