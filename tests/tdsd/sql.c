@@ -1,0 +1,816 @@
+/* sql.c: a T-SQL batch on SQLite. The batch is split with
+ * sqlite3_prepare_v2's tail; SET, BEGIN TRAN, COMMIT, ROLLBACK, USE and
+ * PRINT are T-SQL's and handled here; everything else is SQLite's. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "err.h"
+#include "mem.h"
+#include "tdsd.h"
+
+/* CURCMD of DONE tokens */
+enum {
+	CMD_SELECT = 0xc1,
+	CMD_INSERT = 0xc3,
+	CMD_DELETE = 0xc4,
+	CMD_UPDATE = 0xc5
+};
+
+enum { TM_BEGIN = 5, TM_COMMIT = 7, TM_ROLLBACK = 8 };
+
+struct batch {
+	struct conn *c;
+	int in_proc;		/* inside an RPC: DONEINPROC */
+	int have_pending;	/* a DONE waits to learn if more follows */
+	unsigned pending_status;
+	unsigned pending_cmd;
+	uint64_t pending_count;
+	int failed;		/* an error ended the batch */
+	const struct param *params;
+	size_t param_count;
+	struct column *columns;
+	size_t column_cap;
+};
+
+/* Words that start a statement: they end a SET's list of options. */
+static const char *const statement_words[] = {
+	"SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "SET", "BEGIN",
+	"COMMIT", "ROLLBACK", "CREATE", "DROP", "ALTER", "PRINT", "USE",
+	"EXEC", "EXECUTE", "REPLACE", "VALUES", "PRAGMA", "DECLARE", "IF",
+	"WHILE", "RETURN", "TRUNCATE", "MERGE", "SAVE", "END", "GO", NULL
+};
+
+void
+sqlmsg_set(struct sqlmsg *m, int number, const char *fmt, ...)
+{
+	va_list ap;
+
+	m->number = number;
+	m->severity = 16;
+	va_start(ap, fmt);
+	vsnprintf(m->text, sizeof m->text, fmt, ap);
+	va_end(ap);
+}
+
+/* Skips white space, comments and empty statements. */
+static size_t
+skip_blank(const char *s, size_t pos)
+{
+	for (;;) {
+		if (isspace((unsigned char)s[pos]) || s[pos] == ';') {
+			pos++;
+		} else if (s[pos] == '-' && s[pos + 1] == '-') {
+			while (s[pos] && s[pos] != '\n')
+				pos++;
+		} else if (s[pos] == '/' && s[pos + 1] == '*') {
+			pos += 2;
+			while (s[pos] && !(s[pos] == '*' && s[pos + 1] == '/'))
+				pos++;
+			if (s[pos])
+				pos += 2;
+		} else {
+			return pos;
+		}
+	}
+}
+
+static int
+word_char(int ch)
+{
+	return isalnum(ch) || ch == '_' || ch == '@' || ch == '#' ||
+	    ch == '$' || ch >= 0x80;
+}
+
+/* The word at pos, upper-cased into out; returns the position after. */
+static size_t
+word_at(const char *s, size_t pos, char *out, size_t size)
+{
+	size_t n = 0;
+
+	while (word_char((unsigned char)s[pos])) {
+		if (n + 1 < size)
+			out[n++] = toupper((unsigned char)s[pos]);
+		pos++;
+	}
+	out[n] = '\0';
+	return pos;
+}
+
+static int
+is_statement_word(const char *word)
+{
+	const char *const *w;
+
+	for (w = statement_words; *w; w++)
+		if (strcmp(word, *w) == 0)
+			return 1;
+	return 0;
+}
+
+/* After BEGIN TRAN, COMMIT, ROLLBACK: an optional name, then ';'. */
+static size_t
+skip_name(const char *s, size_t pos)
+{
+	char word[64];
+	size_t p = pos, end;
+
+	while (s[p] == ' ' || s[p] == '\t')
+		p++;
+	end = word_at(s, p, word, sizeof word);
+	if (end > p && !is_statement_word(word))
+		p = end;
+	else
+		p = pos;
+	while (s[p] == ' ' || s[p] == '\t')
+		p++;
+	return s[p] == ';' ? p + 1 : p;
+}
+
+static void
+flush_pending(struct batch *bt)
+{
+	if (!bt->have_pending)
+		return;
+	tok_done(bt->c, bt->in_proc ? TOK_DONEINPROC : TOK_DONE,
+	    bt->pending_status | DONE_MORE, bt->pending_cmd,
+	    bt->pending_count);
+	bt->have_pending = 0;
+}
+
+/* Each statement ends in DONE; whether more follows is known later. */
+static void
+statement_done(struct batch *bt, unsigned status, unsigned cmd,
+    uint64_t count)
+{
+	flush_pending(bt);
+	bt->have_pending = 1;
+	bt->pending_status = status;
+	bt->pending_cmd = cmd;
+	bt->pending_count = count;
+}
+
+static void
+statement_error(struct batch *bt, const struct sqlmsg *m, unsigned line)
+{
+	flush_pending(bt);
+	tok_message(bt->c, TOK_ERROR, m, line);
+	statement_done(bt, DONE_ERROR, 0, 0);
+	bt->failed = 1;
+	if (bt->c->opt->verbose)
+		warn("connection %u: line %u: error %d: %s", bt->c->spid, line,
+		    m->number, m->text);
+}
+
+/* SQLite's error as SQL Server's number, with SQLite's own text. */
+static void
+sqlite_error(struct batch *bt, unsigned line)
+{
+	sqlite3 *db = bt->c->db;
+	int code = sqlite3_extended_errcode(db);
+	const char *text = sqlite3_errmsg(db);
+	struct sqlmsg m;
+	int number = 50000;
+
+	if ((code & 0xff) == SQLITE_CONSTRAINT)
+		number = code == SQLITE_CONSTRAINT_UNIQUE ||
+		    code == SQLITE_CONSTRAINT_PRIMARYKEY ? 2627 : 547;
+	else if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+		number = 1205;	/* like a deadlock victim: worth a retry */
+	else if (strncmp(text, "no such table", 13) == 0)
+		number = 208;
+	else if (strncmp(text, "no such column", 14) == 0)
+		number = 207;
+	else if (strstr(text, "syntax error") != NULL ||
+	    strstr(text, "incomplete input") != NULL ||
+	    strstr(text, "unrecognized token") != NULL)
+		number = 102;
+	sqlmsg_set(&m, number, "%s", text);
+	statement_error(bt, &m, line);
+}
+
+/* Tells the client when SQLite's transaction state moved under it. */
+static void
+sync_transaction(struct batch *bt, int end_type)
+{
+	struct conn *c = bt->c;
+	int in_transaction = !sqlite3_get_autocommit(c->db);
+
+	if (in_transaction && c->trancount == 0) {
+		c->trancount = 1;
+		c->tran_id++;
+		flush_pending(bt);
+		tok_envchange_tran(c, ENV_BEGINTRAN, c->tran_id);
+	} else if (!in_transaction && c->trancount > 0) {
+		c->trancount = 0;
+		flush_pending(bt);
+		tok_envchange_tran(c, end_type, c->tran_id);
+	}
+}
+
+static int
+exec_simple(struct batch *bt, const char *sql, unsigned line)
+{
+	if (sqlite3_exec(bt->c->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite_error(bt, line);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tran_begin(struct batch *bt, unsigned line)
+{
+	struct conn *c = bt->c;
+
+	if (c->trancount > 0) {
+		c->trancount++;
+		return 0;
+	}
+	/* deferred: the first write takes the lock, waiting its turn */
+	if (exec_simple(bt, "BEGIN", line) < 0)
+		return -1;
+	sync_transaction(bt, ENV_ROLLBACKTRAN);
+	return 0;
+}
+
+static int
+tran_commit(struct batch *bt, int all, unsigned line)
+{
+	struct conn *c = bt->c;
+	struct sqlmsg m;
+
+	if (c->trancount == 0) {
+		sqlmsg_set(&m, 3902, "The COMMIT TRANSACTION request has no "
+		    "corresponding BEGIN TRANSACTION.");
+		statement_error(bt, &m, line);
+		return -1;
+	}
+	if (c->trancount > 1 && !all) {
+		c->trancount--;
+		return 0;
+	}
+	if (exec_simple(bt, "COMMIT", line) < 0)
+		return -1;
+	sync_transaction(bt, ENV_COMMITTRAN);
+	return 0;
+}
+
+static int
+tran_rollback(struct batch *bt, unsigned line)
+{
+	struct sqlmsg m;
+
+	if (bt->c->trancount == 0) {
+		sqlmsg_set(&m, 3903, "The ROLLBACK TRANSACTION request has no "
+		    "corresponding BEGIN TRANSACTION.");
+		statement_error(bt, &m, line);
+		return -1;
+	}
+	if (exec_simple(bt, "ROLLBACK", line) < 0)
+		return -1;
+	sync_transaction(bt, ENV_ROLLBACKTRAN);
+	return 0;
+}
+
+static const struct param *
+find_param(const struct batch *bt, const char *name, size_t *positional)
+{
+	size_t k;
+
+	if (name == NULL)
+		return *positional < bt->param_count ?
+		    &bt->params[(*positional)++] : NULL;
+	if (name[0] == '?') {
+		k = strtoul(name + 1, NULL, 10);
+		return k >= 1 && k <= bt->param_count ? &bt->params[k - 1] :
+		    NULL;
+	}
+	/* @name, :name, $name all match the client's @name, any case */
+	for (k = 0; k < bt->param_count; k++)
+		if (bt->params[k].name[0] != '\0' &&
+		    strcasecmp(bt->params[k].name + 1, name + 1) == 0)
+			return &bt->params[k];
+	return NULL;
+}
+
+static int
+bind_params(struct batch *bt, sqlite3_stmt *stmt, unsigned line)
+{
+	int count = sqlite3_bind_parameter_count(stmt), i, rc = SQLITE_OK;
+	const struct param *p;
+	size_t positional = 0;
+	const char *name;
+	struct sqlmsg m;
+
+	for (i = 1; i <= count; i++) {
+		name = sqlite3_bind_parameter_name(stmt, i);
+		p = find_param(bt, name, &positional);
+		if (p == NULL) {
+			sqlmsg_set(&m, 8178, "The parameterized query expects "
+			    "the parameter '%s', which was not supplied.",
+			    name ? name : "?");
+			statement_error(bt, &m, line);
+			return -1;
+		}
+		switch (p->type) {
+		case SQLITE_INTEGER:
+			rc = sqlite3_bind_int64(stmt, i, p->i);
+			break;
+		case SQLITE_FLOAT:
+			rc = sqlite3_bind_double(stmt, i, p->d);
+			break;
+		case SQLITE_TEXT:
+			rc = sqlite3_bind_text(stmt, i, p->bytes, (int)p->len,
+			    SQLITE_STATIC);
+			break;
+		case SQLITE_BLOB:
+			rc = sqlite3_bind_blob(stmt, i, p->bytes, (int)p->len,
+			    SQLITE_STATIC);
+			break;
+		default:
+			rc = sqlite3_bind_null(stmt, i);
+			break;
+		}
+		if (rc != SQLITE_OK) {
+			sqlite_error(bt, line);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+send_colmetadata(struct conn *c, sqlite3_stmt *stmt,
+    const struct column *columns, int count)
+{
+	struct buf *b = &c->tok;
+	const char *name;
+	int i;
+
+	buf_u8(b, TOK_COLMETADATA);
+	buf_u16(b, count);
+	for (i = 0; i < count; i++) {
+		buf_u32(b, 0);		/* user type */
+		buf_u16(b, 0x0001);	/* nullable */
+		put_type_info(b, &columns[i]);
+		name = sqlite3_column_name(stmt, i);
+		buf_bvarchar(b, name ? name : "");
+	}
+	out_token(c);
+}
+
+/* Sleeps --row-delay-ms, or now and then looks: has the client
+ * cancelled? */
+static int
+cancelled(struct conn *c)
+{
+	if (c->opt->row_delay_ms > 0)
+		return poll_attention(c, c->opt->row_delay_ms);
+	if (++c->rows_since_poll < 256)
+		return c->broken;
+	c->rows_since_poll = 0;
+	return poll_attention(c, 0);
+}
+
+/* A statement with result columns: COLMETADATA, ROWs, DONE. */
+static void
+run_query(struct batch *bt, sqlite3_stmt *stmt, unsigned line)
+{
+	struct conn *c = bt->c;
+	int count = sqlite3_column_count(stmt), rc, i;
+	uint64_t rows = 0;
+	struct sqlmsg m;
+
+	/* an expression column's type is its first value's: step first */
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_error(bt, line);
+		return;
+	}
+	if ((size_t)count > bt->column_cap) {
+		bt->columns = xreallocarray(bt->columns, count,
+		    sizeof *bt->columns);
+		bt->column_cap = count;
+	}
+	for (i = 0; i < count; i++) {
+		if (!column_from_decltype(sqlite3_column_decltype(stmt, i),
+		    &bt->columns[i]))
+			column_from_value(rc == SQLITE_ROW ?
+			    sqlite3_column_type(stmt, i) : SQLITE_NULL,
+			    &bt->columns[i]);
+		column_downgrade(&bt->columns[i], c->tds_version);
+	}
+	flush_pending(bt);
+	send_colmetadata(c, stmt, bt->columns, count);
+	if (c->fmtonly) {
+		statement_done(bt, 0, CMD_SELECT, 0);
+		return;
+	}
+	while (rc == SQLITE_ROW) {
+		if (cancelled(c))
+			return;
+		c->tok.len = 0;
+		buf_u8(&c->tok, TOK_ROW);
+		for (i = 0; i < count; i++) {
+			if (put_value(&c->tok, &bt->columns[i], stmt, i,
+			    &m) < 0) {
+				c->tok.len = 0;
+				statement_error(bt, &m, line);
+				return;
+			}
+		}
+		out_token(c);
+		rows++;
+		if (c->opt->drop_after_rows > 0 &&
+		    rows == (uint64_t)c->opt->drop_after_rows) {
+			if (c->opt->verbose)
+				warn("connection %u: dropped after %llu rows",
+				    c->spid, (unsigned long long)rows);
+			out_abort(c);
+			return;
+		}
+		rc = sqlite3_step(stmt);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlite_error(bt, line);
+		return;
+	}
+	statement_done(bt, DONE_COUNT, CMD_SELECT, rows);
+}
+
+/* A statement without result columns: DONE, with the count of rows an
+ * INSERT, UPDATE or DELETE changed. */
+static void
+run_command(struct batch *bt, sqlite3_stmt *stmt, const char *first_word,
+    unsigned line)
+{
+	static const struct {
+		const char *word;
+		unsigned cmd;
+	} dml[] = {
+		{ "INSERT", CMD_INSERT }, { "REPLACE", CMD_INSERT },
+		{ "UPDATE", CMD_UPDATE }, { "DELETE", CMD_DELETE },
+		{ "WITH", CMD_UPDATE }
+	};
+	unsigned cmd = 0;
+	size_t k;
+	int rc;
+
+	if (bt->c->fmtonly)
+		return;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		continue;
+	if (rc != SQLITE_DONE) {
+		sqlite_error(bt, line);
+		return;
+	}
+	for (k = 0; k < sizeof dml / sizeof dml[0]; k++)
+		if (strcmp(first_word, dml[k].word) == 0)
+			cmd = dml[k].cmd;
+	if (cmd != 0 && !sqlite3_stmt_readonly(stmt))
+		statement_done(bt, DONE_COUNT, cmd,
+		    (uint64_t)sqlite3_changes64(bt->c->db));
+	else
+		statement_done(bt, 0, 0, 0);
+}
+
+/* One statement for SQLite; returns where the next one starts. */
+static size_t
+run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
+    const char *first_word)
+{
+	struct conn *c = bt->c;
+	sqlite3_stmt *stmt = NULL;
+	const char *tail = NULL;
+	size_t next;
+
+	if (sqlite3_prepare_v2(c->db, sql + start, -1, &stmt, &tail) !=
+	    SQLITE_OK) {
+		sqlite_error(bt, line);
+		return strlen(sql);
+	}
+	next = tail ? (size_t)(tail - sql) : strlen(sql);
+	if (stmt == NULL)
+		return next;
+	if (c->opt->verbose)
+		warn("connection %u: line %u: %.*s", c->spid, line,
+		    (int)(next - start > 200 ? 200 : next - start), sql + start);
+	if (bind_params(bt, stmt, line) == 0) {
+		if (sqlite3_column_count(stmt) > 0)
+			run_query(bt, stmt, line);
+		else
+			run_command(bt, stmt, first_word, line);
+	}
+	sqlite3_finalize(stmt);
+	sync_transaction(bt, strcmp(first_word, "END") == 0 ||
+	    strcmp(first_word, "COMMIT") == 0 ? ENV_COMMITTRAN :
+	    ENV_ROLLBACKTRAN);
+	return next;
+}
+
+/* SET option[, ...] value: accepted and ignored, but for FMTONLY. */
+static size_t
+run_set(struct batch *bt, const char *sql, size_t pos, unsigned line)
+{
+	char word[64], last[64] = "";
+	int fmtonly = 0;
+	struct sqlmsg m;
+	size_t p, end;
+	char quote;
+
+	p = skip_blank(sql, pos);
+	if (sql[p] == '@') {
+		sqlmsg_set(&m, 50000, "tdsd does not support SET @variable.");
+		statement_error(bt, &m, line);
+		return strlen(sql);
+	}
+	for (;;) {
+		while (isspace((unsigned char)sql[p]))
+			p++;
+		if (sql[p] == '\0')
+			break;
+		if (sql[p] == ';') {
+			p++;
+			break;
+		}
+		end = word_at(sql, p, word, sizeof word);
+		if (end == p) {
+			/* a quoted value, or punctuation */
+			quote = sql[p++];
+			if (quote == '\'' || quote == '"')
+				while (sql[p] && sql[p++] != quote)
+					continue;
+			continue;
+		}
+		if (is_statement_word(word))
+			break;
+		if (strcmp(word, "FMTONLY") == 0)
+			fmtonly = 1;
+		snprintf(last, sizeof last, "%s", word);
+		p = end;
+	}
+	if (fmtonly)
+		bt->c->fmtonly = strcmp(last, "ON") == 0;
+	return p;
+}
+
+static size_t
+run_use(struct batch *bt, const char *sql, size_t pos)
+{
+	struct conn *c = bt->c;
+	size_t p = pos, start;
+	char *name, close = '\0';
+
+	while (sql[p] == ' ' || sql[p] == '\t')
+		p++;
+	if (sql[p] == '[')
+		close = ']';
+	else if (sql[p] == '"')
+		close = '"';
+	if (close)
+		p++;
+	start = p;
+	while (sql[p] && (close ? sql[p] != close : word_char((unsigned char)
+	    sql[p])))
+		p++;
+	name = xstrndup(sql + start, p - start);
+	if (close && sql[p])
+		p++;
+	/* one database in the file: every name is it */
+	if (*name && strcmp(name, c->database) != 0) {
+		flush_pending(bt);
+		tok_envchange(c, ENV_DATABASE, name, c->database);
+		free(c->database);
+		c->database = name;
+	} else {
+		free(name);
+	}
+	statement_done(bt, 0, 0, 0);
+	return skip_name(sql, p);
+}
+
+/* PRINT expression: the expression, evaluated by SQLite, as INFO. */
+static size_t
+run_print(struct batch *bt, const char *sql, size_t pos, unsigned line)
+{
+	struct conn *c = bt->c;
+	size_t p = pos, next;
+	sqlite3_stmt *stmt = NULL;
+	const unsigned char *text;
+	struct sqlmsg m;
+	char quote = 0, *query;
+
+	/* to the end of the line or a ';', outside quotes */
+	for (; sql[p]; p++) {
+		if (quote) {
+			if (sql[p] == quote)
+				quote = 0;
+		} else if (sql[p] == '\'' || sql[p] == '"') {
+			quote = sql[p];
+		} else if (sql[p] == '\n' || sql[p] == ';') {
+			break;
+		}
+	}
+	next = sql[p] == ';' ? p + 1 : p;
+	query = xasprintf("SELECT %.*s", (int)(p - pos), sql + pos);
+	if (sqlite3_prepare_v2(c->db, query, -1, &stmt, NULL) != SQLITE_OK ||
+	    stmt == NULL) {
+		sqlite_error(bt, line);
+		goto out;
+	}
+	if (bind_params(bt, stmt, line) < 0)
+		goto out;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite_error(bt, line);
+		goto out;
+	}
+	text = sqlite3_column_text(stmt, 0);
+	snprintf(m.text, sizeof m.text, "%s", text ? (const char *)text : "");
+	m.number = 0;
+	m.severity = 0;
+	flush_pending(bt);
+	tok_message(c, TOK_INFO, &m, line);
+out:
+	sqlite3_finalize(stmt);
+	free(query);
+	return next;
+}
+
+/* The T-SQL statements tdsd handles itself; -1 when it is SQLite's. */
+static long
+run_tsql(struct batch *bt, const char *sql, size_t after,
+    const char *first_word, unsigned line)
+{
+	char second[64];
+	size_t p;
+
+	if (strcmp(first_word, "SET") == 0)
+		return (long)run_set(bt, sql, after, line);
+	if (strcmp(first_word, "USE") == 0)
+		return (long)run_use(bt, sql, after);
+	if (strcmp(first_word, "PRINT") == 0)
+		return (long)run_print(bt, sql, after, line);
+	p = word_at(sql, skip_blank(sql, after), second, sizeof second);
+	if (strcmp(second, "TRANSACTION") == 0 || strcmp(second, "WORK") == 0)
+		strcpy(second, "TRAN");
+	if (strcmp(first_word, "BEGIN") == 0 && strcmp(second, "TRAN") == 0) {
+		if (tran_begin(bt, line) == 0)
+			statement_done(bt, 0, 0, 0);
+		return (long)skip_name(sql, p);
+	}
+	if (strcmp(first_word, "COMMIT") != 0 &&
+	    strcmp(first_word, "ROLLBACK") != 0)
+		return -1;
+	if (strcmp(second, "TRAN") != 0)
+		p = after;
+	if ((first_word[0] == 'C' ? tran_commit(bt, 0, line) :
+	    tran_rollback(bt, line)) == 0)
+		statement_done(bt, 0, 0, 0);
+	return (long)skip_name(sql, p);
+}
+
+/* A request that fails before any statement runs (a bad RPC). */
+void
+batch_fail(struct batch *bt, const struct sqlmsg *m)
+{
+	statement_error(bt, m, 1);
+}
+
+struct batch *
+batch_begin(struct conn *c, int in_proc)
+{
+	struct batch *bt = xcalloc(1, sizeof *bt);
+
+	bt->c = c;
+	bt->in_proc = in_proc;
+	return bt;
+}
+
+/*
+ * Runs every statement of sql until one fails, the client cancels or
+ * goes away. Returns -1 when the batch stopped short.
+ */
+int
+batch_run(struct batch *bt, const char *sql, const struct param *params,
+    size_t param_count)
+{
+	struct conn *c = bt->c;
+	size_t pos = 0, start, counted = 0, after;
+	unsigned line = 1;
+	char first[64];
+	long next;
+
+	bt->params = params;
+	bt->param_count = param_count;
+	while (!bt->failed && !c->broken && !c->attention) {
+		start = skip_blank(sql, pos);
+		if (sql[start] == '\0')
+			break;
+		for (; counted < start; counted++)
+			if (sql[counted] == '\n')
+				line++;
+		after = word_at(sql, start, first, sizeof first);
+		next = run_tsql(bt, sql, after, first, line);
+		pos = next >= 0 ? (size_t)next :
+		    run_sqlite(bt, sql, start, line, first);
+	}
+	return bt->failed || c->broken || c->attention ? -1 : 0;
+}
+
+/*
+ * Ends the batch's tokens: the last DONE without DONE_MORE, or for an
+ * RPC the statements' DONEINPROC, RETURNSTATUS and DONEPROC; after a
+ * cancel, only the DONE that acknowledges it.
+ */
+void
+batch_end(struct batch *bt, int more)
+{
+	struct conn *c = bt->c;
+	unsigned status;
+
+	if (c->attention) {
+		tok_done(c, TOK_DONE, DONE_ATTN, 0, 0);
+	} else if (!bt->in_proc) {
+		status = bt->have_pending ? bt->pending_status : 0;
+		tok_done(c, TOK_DONE, status | (more ? DONE_MORE : 0),
+		    bt->have_pending ? bt->pending_cmd : 0,
+		    bt->have_pending ? bt->pending_count : 0);
+	} else {
+		flush_pending(bt);
+		c->tok.len = 0;
+		buf_u8(&c->tok, TOK_RETURNSTATUS);
+		buf_u32(&c->tok, bt->failed ? 1 : 0);
+		out_token(c);
+		tok_done(c, TOK_DONEPROC, (bt->failed ? DONE_ERROR : 0) |
+		    (more ? DONE_MORE : 0), 0, 0);
+	}
+	free(bt->columns);
+	free(bt);
+}
+
+/* ALL_HEADERS (TDS 7.2+) precede a batch, an RPC, a TM request. */
+size_t
+skip_all_headers(const struct conn *c)
+{
+	uint32_t total;
+
+	if (c->tds_version < TDS72 || c->in_len < 4)
+		return 0;
+	total = c->in[0] | (uint32_t)c->in[1] << 8 |
+	    (uint32_t)c->in[2] << 16 | (uint32_t)c->in[3] << 24;
+	return total >= 4 && total <= c->in_len ? total : 0;
+}
+
+void
+serve_sql_batch(struct conn *c)
+{
+	size_t at = skip_all_headers(c);
+	char *sql = ucs2_to_utf8(c->in + at, c->in_len - at);
+	struct batch *bt = batch_begin(c, 0);
+
+	batch_run(bt, sql, NULL, 0);
+	batch_end(bt, 0);
+	out_end(c);
+	free(sql);
+}
+
+/* Transaction manager requests: what pytds sends when not autocommit. */
+void
+serve_transaction(struct conn *c)
+{
+	struct rd r = { c->in, c->in_len, skip_all_headers(c), 0 };
+	struct batch *bt = batch_begin(c, 0);
+	unsigned request = rd_u16(&r), flags;
+	struct sqlmsg m;
+	int rc = 0;
+
+	switch (request) {
+	case TM_BEGIN:
+		rc = tran_begin(bt, 1);
+		break;
+	case TM_COMMIT:
+	case TM_ROLLBACK:
+		rd_bytes(&r, rd_u8(&r) * 2);	/* transaction name */
+		flags = rd_u8(&r);
+		if (c->trancount > 0)
+			rc = request == TM_COMMIT ? tran_commit(bt, 1, 1) :
+			    tran_rollback(bt, 1);
+		/* fBeginXact: a new transaction straight after */
+		if (rc == 0 && (flags & 1))
+			rc = tran_begin(bt, 1);
+		break;
+	default:
+		sqlmsg_set(&m, 50000, "tdsd does not support transaction "
+		    "manager request %u.", request);
+		statement_error(bt, &m, 1);
+		break;
+	}
+	(void)rc;
+	batch_end(bt, 0);
+	out_end(c);
+}
