@@ -96,58 +96,38 @@ sched AS (
 	       OR (S.App_DtTm >= @today AND S.App_DtTm < @horizon_end))
 ),
 feed AS (
-	-- Past: the past day's infusion appointments, whatever their
-	-- status, and visits queued in a chair, bed or infusion area even
-	-- when scheduled as something else.
+	-- Which appointments, and as what. Past: the past day's infusion
+	-- appointments, whatever their status, and visits queued in a
+	-- chair, bed or infusion area even when scheduled as something
+	-- else. Future: infusion appointments from the run date to the
+	-- horizon.
 	SELECT	'Past' AS Rec_Type,
-		sched.Pat_ID1,
-		sched.Short_Desc,
-		sched.App_DtTm,
-		sched.Duration_time,
-		sched.Location,
-		sched.SysDefStatus,
-		sched.UserDefStatus,
-		sched.Create_DtTm,
-		sched.Edit_DtTm,
-		queued.QueLoc,
-		queued.Arrived,
-		queued.TransItem,
-		queued.Complete_time
+		sched.Sch_Id
 	FROM sched
 	LEFT JOIN queued ON queued.Sch_Id = sched.Sch_Id
 	WHERE sched.App_DtTm >= @past_day AND sched.App_DtTm < @past_end
 	  AND sched.is_excluded = 0
 	  AND (sched.is_infusion = 1 OR queued.Sch_Id IS NOT NULL)
 	UNION
-	-- Future: infusion appointments from the run date to the horizon.
 	SELECT	'Future',
-		sched.Pat_ID1,
-		sched.Short_Desc,
-		sched.App_DtTm,
-		sched.Duration_time,
-		sched.Location,
-		sched.SysDefStatus,
-		sched.UserDefStatus,
-		sched.Create_DtTm,
-		sched.Edit_DtTm,
-		NULL,
-		NULL,
-		NULL,
-		NULL
+		sched.Sch_Id
 	FROM sched
 	WHERE sched.App_DtTm >= @today AND sched.App_DtTm < @horizon_end
 	  AND sched.is_excluded = 0
 	  AND sched.is_infusion = 1
 )
-SELECT	Rec_Type,
-	Pat_ID1 AS Internal_Patient_ID,
-	Short_Desc AS Appt_Type,
-	App_DtTm AS Appt_DtTm,
+-- DISTINCT: the reference query's UNION, which folds identical rows
+-- (a visit queued twice at the same place and times is one row).
+SELECT DISTINCT
+	feed.Rec_Type,
+	sched.Pat_ID1 AS Internal_Patient_ID,
+	sched.Short_Desc AS Appt_Type,
+	sched.App_DtTm AS Appt_DtTm,
 	-- hundredths of a second to whole minutes (integer division)
-	COALESCE(Duration_time, 0) / 6000 AS S_DurationMin,
-	Location AS Scheduled_Location,
-	RTRIM(SysDefStatus) AS Primary_Status_Code,
-	CASE UPPER(RTRIM(COALESCE(SysDefStatus, '')))
+	COALESCE(sched.Duration_time, 0) / 6000 AS S_DurationMin,
+	sched.Location AS Scheduled_Location,
+	RTRIM(sched.SysDefStatus) AS Primary_Status_Code,
+	CASE UPPER(RTRIM(COALESCE(sched.SysDefStatus, '')))
 		WHEN 'N' THEN 'No Show'
 		WHEN 'X' THEN 'Canceled'
 		WHEN 'E' THEN 'Ended'
@@ -161,10 +141,10 @@ SELECT	Rec_Type,
 		WHEN '' THEN 'Unresolved'
 		ELSE 'Other'
 	END AS Primary_Status,
-	RTRIM(UserDefStatus) AS Secondary_Status_Code,
+	RTRIM(sched.UserDefStatus) AS Secondary_Status_Code,
 	-- As the spec's table: NULL is blank, a blank code is Other.
-	CASE WHEN UserDefStatus IS NULL THEN ''
-	     ELSE CASE UPPER(RTRIM(UserDefStatus))
+	CASE WHEN sched.UserDefStatus IS NULL THEN ''
+	     ELSE CASE UPPER(RTRIM(sched.UserDefStatus))
 		WHEN 'HS' THEN 'Hospitalization'
 		WHEN 'MR' THEN 'MD Request'
 		WHEN 'MD' THEN 'MD Request'
@@ -176,12 +156,15 @@ SELECT	Rec_Type,
 		ELSE 'Other'
 	     END
 	END AS S_SecondaryStatus,
-	Create_DtTm AS Appt_Made_DtTm,
-	Edit_DtTm AS Appt_Changed_DtTm,
-	QueLoc AS Actual_Location,
-	Arrived AS CheckIn_Tm,
-	TransItem AS Infusion_Start_Tm,
-	Complete_time AS Infusion_Stop_Tm
+	sched.Create_DtTm AS Appt_Made_DtTm,
+	sched.Edit_DtTm AS Appt_Changed_DtTm,
+	-- what the queue browser saw: Past rows only
+	queued.QueLoc AS Actual_Location,
+	queued.Arrived AS CheckIn_Tm,
+	queued.TransItem AS Infusion_Start_Tm,
+	queued.Complete_time AS Infusion_Stop_Tm
 FROM feed
+JOIN sched ON sched.Sch_Id = feed.Sch_Id
+LEFT JOIN queued ON feed.Rec_Type = 'Past' AND queued.Sch_Id = feed.Sch_Id
 ORDER BY Appt_DtTm, Internal_Patient_ID, Rec_Type DESC, Appt_Type,
 	Scheduled_Location, Actual_Location, CheckIn_Tm;
