@@ -257,7 +257,12 @@ csv_write_field(struct csv_writer *w, const char *s, size_t len)
 				break;
 			}
 	if (!quote) {
-		fwrite_unlocked(s, 1, len, fp);
+		/* Most fields are short: putc is a macro, fwrite a call. */
+		if (len <= 32)
+			for (size_t i = 0; i < len; i++)
+				putc_unlocked(s[i], fp);
+		else
+			fwrite_unlocked(s, 1, len, fp);
 		return;
 	}
 	putc_unlocked('"', fp);
