@@ -3,8 +3,9 @@
 #
 # Generates (once, under bench/.work/) an 11-column scheduling extract with
 # realistic patient columns, then redacts it with 3 hash, 2 shift, 1 zip3
-# and 2 drop rules (and 3 keep), printing MB/s of input and the peak RSS
-# from /usr/bin/time -v. A run over a tenth of the rows shows that memory
+# and 2 drop rules (and 3 keep), printing MB/s of input over the wall time
+# and over the CPU time (steadier on a busy machine), and the peak RSS from
+# /usr/bin/time -v. A run over a tenth of the rows shows that memory
 # stays flat: both peaks should be the same.
 #
 #   sh bench/phi-redact.sh            (uses build/bin/phi-redact)
@@ -78,10 +79,14 @@ run() {
 		n = split($NF, t, ":")
 		secs = n == 3 ? t[1] * 3600 + t[2] * 60 + t[3] : t[1] * 60 + t[2]
 	}
+	/User time \(seconds\)/ { cpu += $NF }
+	/System time \(seconds\)/ { cpu += $NF }
 	/Maximum resident set size/ { rss = $NF }
 	END {
-		printf "%s: %d bytes in %.2f s = %.1f MB/s, peak RSS %d KiB\n",
-		    file, bytes, secs, bytes / 1e6 / secs, rss
+		printf "%s: %d bytes in %.2f s = %.1f MB/s " \
+		    "(CPU %.2f s = %.1f MB/s), peak RSS %d KiB\n",
+		    file, bytes, secs, bytes / 1e6 / secs, cpu,
+		    bytes / 1e6 / cpu, rss
 	}' "$WORK/phi-redact-time.txt"
 }
 

@@ -19,6 +19,13 @@ hmac_hex() {
 	    sed 's/^.*= //'
 }
 
+# token KEY VALUE: what phi-redact must write: h1_ and the first 128 bits
+token() {
+	local mac
+	mac=$(hmac_hex "$1" "$2")
+	echo "h1_${mac:0:32}"
+}
+
 # cell ROW COLUMN: one cell of $output (CSV without quoted commas)
 cell() {
 	printf '%s\n' "$output" | sed -n "$(($1 + 1))p" | cut -d, -f"$2"
@@ -27,8 +34,10 @@ cell() {
 # --- HMAC and tokens -------------------------------------------------------
 
 @test "hash: RFC 4231 test cases 6 and 7 through phi-redact itself" {
-	# The two RFC 4231 cases whose 131-byte key passes the 32-byte minimum;
-	# the expected values are the RFC's HMAC-SHA-256 outputs.
+	# The two RFC 4231 cases whose 131-byte key passes the 32-byte minimum.
+	# The RFC's HMAC-SHA-256 outputs, of which a token keeps 128 bits:
+	# 60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54
+	# 9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2
 	head -c 131 /dev/zero | tr '\0' '\252' >"$W/rfc4231.key"
 	unset PHI_REDACT_KEY
 	export PHI_REDACT_KEY_FILE="$W/rfc4231.key"
@@ -39,8 +48,8 @@ cell() {
 	run phi-redact --hash data "$W/in.csv"
 	[ "$status" -eq 0 ]
 	[ "$output" = "data
-h1_60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54
-h1_9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" ]
+h1_60e431591ee0b67f0d8a26aacbf5b77f
+h1_9b09ffa71b942fcb27635fbcd5b0e944" ]
 }
 
 @test "hash: RFC 4231 cases 1 to 4 through openssl, whose output the token formats" {
@@ -55,15 +64,15 @@ h1_9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" ]
 	[ "${output##*= }" = 82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b ]
 }
 
-@test "hash: the token is h1_ and the HMAC-SHA256 hex of the exact cell bytes" {
+@test "hash: the token is h1_ and the HMAC-SHA256 of the exact cell bytes, 128 bits in hex" {
 	printf '%s\n' 'id' 'MRN0001' '"Doe, Jane"' 'Núñez' ' spaced ' >"$W/in.csv"
 	run phi-redact --hash id "$W/in.csv"
 	[ "$status" -eq 0 ]
 	[ "$output" = "id
-h1_$(hmac_hex "$TEST_KEY" MRN0001)
-h1_$(hmac_hex "$TEST_KEY" 'Doe, Jane')
-h1_$(hmac_hex "$TEST_KEY" 'Núñez')
-h1_$(hmac_hex "$TEST_KEY" ' spaced ')" ]
+$(token "$TEST_KEY" MRN0001)
+$(token "$TEST_KEY" 'Doe, Jane')
+$(token "$TEST_KEY" 'Núñez')
+$(token "$TEST_KEY" ' spaced ')" ]
 }
 
 @test "hash: tokens are stable across runs, files and columns; they differ across keys" {
@@ -84,7 +93,7 @@ h1_$(hmac_hex "$TEST_KEY" ' spaced ')" ]
 	run phi-redact --hash mrn --keep x "$W/one.csv"
 	[ "$status" -eq 0 ]
 	[ "$(cell 1 1)" != "$a1" ]
-	[ "$(cell 1 1)" = "h1_$(hmac_hex "$PHI_REDACT_KEY" A1)" ]
+	[ "$(cell 1 1)" = "$(token "$PHI_REDACT_KEY" A1)" ]
 	[ "$a1" != "$b2" ]
 }
 
@@ -96,7 +105,7 @@ h1_$(hmac_hex "$TEST_KEY" ' spaced ')" ]
 	run phi-redact --hash mrn "$W/in.csv"
 	[ "$status" -eq 0 ]
 	[ "$output" = "mrn
-h1_$(hmac_hex "$TEST_KEY" A1)" ]
+$(token "$TEST_KEY" A1)" ]
 }
 
 # --- shift -----------------------------------------------------------------
@@ -287,10 +296,10 @@ phi-redact: $W/in.csv: column gender has no rule; passed unchanged (--pass-unkno
 	[ "$stderr" = "" ]
 	[ "$output" = "$(cat "$FIX/patients_form_print.redacted.csv")" ]
 	# the tokens are openssl's HMACs of patient_id and ereqnumber
-	[ "$(cell 1 11)" = "h1_$(hmac_hex "$TEST_KEY" 200507401600)" ]
-	[ "$(cell 1 29)" = "h1_$(hmac_hex "$TEST_KEY" 258338BW)" ]
-	[ "$(cell 2 11)" = "h1_$(hmac_hex "$TEST_KEY" 200507478534)" ]
-	[ "$(cell 2 29)" = "h1_$(hmac_hex "$TEST_KEY" 156365WA)" ]
+	[ "$(cell 1 11)" = "$(token "$TEST_KEY" 200507401600)" ]
+	[ "$(cell 1 29)" = "$(token "$TEST_KEY" 258338BW)" ]
+	[ "$(cell 2 11)" = "$(token "$TEST_KEY" 200507478534)" ]
+	[ "$(cell 2 29)" = "$(token "$TEST_KEY" 156365WA)" ]
 	# nothing that names or locates a person is left
 	for v in John Jane Doe joe@joe.com 000-000-0000 '1000 1 Mile E' \
 	    Detroit 48234 1940-05-21 200507401600 258338BW Ba Wh Thursday; do
@@ -303,11 +312,11 @@ phi-redact: $W/in.csv: column gender has no rule; passed unchanged (--pass-unkno
 	run phi-redact --profile safe-harbor --as-of 2026-11-23 "$W/in.csv"
 	[ "$status" -eq 0 ]
 	[ "$output" = "Patient ID,ZIP_Code,DOB
-h1_$(hmac_hex "$TEST_KEY" A1),482,1950" ]
+$(token "$TEST_KEY" A1),482,1950" ]
 	run phi-redact --profile safe-harbor --drop ZIP_Code --mask DOB "$W/in.csv"
 	[ "$status" -eq 0 ]
 	[ "$output" = "Patient ID,DOB
-h1_$(hmac_hex "$TEST_KEY" A1),REDACTED" ]
+$(token "$TEST_KEY" A1),REDACTED" ]
 }
 
 @test "policy file: rules and settings; options override it" {
@@ -332,7 +341,7 @@ h1_$(hmac_hex "$TEST_KEY" A1),REDACTED" ]
 	    --on-error stop "$W/in.csv"
 	[ "$status" -eq 65 ]
 	[ "$output" = "mrn,appt
-h1_$(hmac_hex "$TEST_KEY" A1),$d" ]
+$(token "$TEST_KEY" A1),$d" ]
 	[ "$stderr" = "phi-redact: $W/in.csv: row 2, column appt: not a date (--on-error mask would mask it)" ]
 }
 
@@ -505,4 +514,29 @@ phi-redact: $W/in.csv: column d: 2 unreadable cells masked (--on-error mask)" ]
 	run sh -c ": | phi-redact --keep a"
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
+}
+
+@test "many rows: a bad cell deep in the stream stops there, the rows before it all written" {
+	"$PY" -c '
+import sys
+print("mrn,d")
+for i in range(1, 30001):
+    print("M%d,%s" % (i, "bad" if i == 25000 else "2026-01-02"))
+' >"$W/in.csv"
+	run --separate-stderr phi-redact --hash mrn --year d "$W/in.csv"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "phi-redact: $W/in.csv: row 25000, column d: not a date (--on-error mask would mask it)" ]
+	[ "$(printf '%s\n' "$output" | wc -l)" -eq 25000 ]
+	[ "$(printf '%s\n' "$output" | tail -n 1)" = "$(token "$TEST_KEY" M24999),2026" ]
+	[ "$(printf '%s\n' "$output" | sed -n 2p)" = "$(token "$TEST_KEY" M1),2026" ]
+}
+
+@test "a cell larger than a batch passes whole" {
+	big=$(head -c 600000 /dev/zero | tr '\0' x)
+	printf 'a,b\n1,%s\n2,y\n' "$big" >"$W/in.csv"
+	run phi-redact --keep a,b "$W/in.csv"
+	[ "$status" -eq 0 ]
+	[ "$output" = "a,b
+1,$big
+2,y" ]
 }

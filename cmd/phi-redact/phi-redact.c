@@ -17,12 +17,21 @@
 #include "err.h"
 #include "mem.h"
 #include "policy.h"
+#include "relay.h"
 #include "secret.h"
 
 #define KEY_MIN 32
 #define HMAC_LEN 32
 #define TOKEN_PREFIX "h1_"
-#define TOKEN_LEN (sizeof TOKEN_PREFIX - 1 + 2 * HMAC_LEN)
+/*
+ * A token keeps the first 128 bits of the HMAC (RFC 2104 allows truncation
+ * to half the output; RFC 4231 test case 5 is one): colliding tokens stay
+ * out of reach (about 1e-21 for a billion distinct values), cells stay short
+ * enough for a partner's 40-character identifier column, and the output is
+ * 96 bytes a token smaller than the full 64 hex digits.
+ */
+#define TOKEN_MAC_BYTES 16
+#define TOKEN_LEN (sizeof TOKEN_PREFIX - 1 + 2 * TOKEN_MAC_BYTES)
 /* Room for any one transformed cell: a token, or a date and its time. */
 #define CELL_MAX 96
 #define SHIFT_DAYS_DEFAULT 365
@@ -46,7 +55,6 @@ struct redactor {
 	const char *input_name;
 	struct column *column;
 	size_t column_count;
-	int header_done;
 	int uses_shift;
 	size_t subject;		/* index of the --subject column */
 	struct hmac token_mac, shift_mac;
@@ -59,6 +67,7 @@ struct redactor {
 	const char **out;	/* each output cell: a field, the arena or */
 	size_t *out_len;	/* the mask text */
 	struct csv_writer writer;
+	struct relay *relay;	/* set once the header is written */
 };
 
 static const char digits[] = "0123456789abcdef";
@@ -158,7 +167,7 @@ rule_hash(struct redactor *r, const char *s, size_t len, char *out)
 
 	hmac_sha256(&r->token_mac, s, len, mac);
 	memcpy(out, TOKEN_PREFIX, sizeof TOKEN_PREFIX - 1);
-	for (size_t i = 0; i < HMAC_LEN; i++) {
+	for (size_t i = 0; i < TOKEN_MAC_BYTES; i++) {
 		*p++ = digits[mac[i] >> 4];
 		*p++ = digits[mac[i] & 15];
 	}
@@ -332,19 +341,17 @@ take_header(struct redactor *r, struct csv_row *row)
 		if (r->column[i].rule != RULE_DROP)
 			csv_write_field(&r->writer, row->field[i], row->len[i]);
 	csv_write_end(&r->writer);
-	r->header_done = 1;
 	return 0;
 }
 
+/* Runs on the relay's thread: every data row, in order. */
 static int
-on_row(struct csv_row *row, void *ctx)
+redact_row(struct csv_row *row, void *ctx)
 {
 	struct redactor *r = ctx;
 	long offset = 0;
 	int have_offset = 0;
 
-	if (!r->header_done)
-		return take_header(r, row);
 	if (row->count != r->column_count) {
 		warn("%s: row %lu: %zu fields where the header has %zu",
 		    r->input_name, row->row, row->count, r->column_count);
@@ -422,6 +429,33 @@ on_row(struct csv_row *row, void *ctx)
 	return 0;
 }
 
+/* The parser's callback: the header here, the rows to the other thread. */
+static int
+on_row(struct csv_row *row, void *ctx)
+{
+	struct redactor *r = ctx;
+	int status;
+
+	if (r->relay != NULL)
+		return relay_push(r->relay, row);
+	if ((status = take_header(r, row)) == 0)
+		r->relay = relay_start(redact_row, r);
+	return status;
+}
+
+static void
+redactor_free(struct redactor *r)
+{
+	hmac_free(&r->token_mac);
+	hmac_free(&r->shift_mac);
+	for (size_t i = 0; i < r->column_count; i++)
+		free(r->column[i].label);
+	free(r->column);
+	free(r->arena);
+	free(r->out);
+	free(r->out_len);
+}
+
 static void
 today(int *year, int *month, int *day)
 {
@@ -491,7 +525,7 @@ main(int argc, char *argv[])
 	const char **policy_files = xcalloc((size_t)argc, sizeof *policy_files);
 	size_t policy_file_count = 0;
 	FILE *in = stdin;
-	int ch, index, status;
+	int ch, index, status, relay_status;
 
 	setprogname(argv[0]);
 	while ((ch = getopt_long(argc, argv, "+p:", long_options, &index)) !=
@@ -536,14 +570,16 @@ main(int argc, char *argv[])
 	status = csv_read(in, r.input_name, &read_opts, on_row, &r);
 	if (in != stdin)
 		fclose(in);
+	/* A row the thread stopped at comes before anything the parser saw. */
+	if (r.relay != NULL && (relay_status = relay_finish(r.relay)) != 0)
+		status = relay_status;
 	for (size_t i = 0; i < r.column_count; i++)
 		if (r.column[i].masked > 0)
 			warn("%s: column %s: %lu unreadable cell%s masked "
 			    "(--on-error mask)", r.input_name, r.column[i].label,
 			    r.column[i].masked, r.column[i].masked == 1 ? "" :
 			    "s");
-	hmac_free(&r.token_mac);
-	hmac_free(&r.shift_mac);
+	redactor_free(&r);
 	finish_stdout();
 	return status;
 }
