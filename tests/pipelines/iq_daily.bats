@@ -63,12 +63,11 @@ teardown() {
 	stop_tdsd
 }
 
-# What a run may leave behind besides the feed: nothing.
+# What a run may leave behind besides the feed: nothing. (Not with `run`:
+# the caller's $output stays the job's.)
 assert_no_temporaries() {
-	run ls -A "$STAGING"
-	[ -z "$output" ]
-	run find "$IQ_DEST" -name '.*' -type f
-	[ -z "$output" ]
+	[ -z "$(ls -A "$STAGING")" ]
+	[ -z "$(find "$IQ_DEST" -name '.*' -type f)" ]
 }
 
 # run_feed RUN_DATE: runs the job; the feed must be the hand-worked file,
@@ -215,8 +214,12 @@ run_feed() {
 	    grep -q '^Past,"Infusion, North",Infusion,1006,'
 	IQ_DEPT=UNMRO IQ_FILE_NAME=ro.csv run sh "$JOB" 2026-11-23
 	[ "$status" -eq 0 ]
-	# UNMRO has one infusion appointment in the window (Sch 159)
-	[ "$(sed 1d "$IQ_DEST/ro.csv")" = 'Future,4th Floor Infusion,Infusion,1010,Infusion 1 Hr,2026-12-02 10:00:00,60,RO Infusion,,Unresolved,,,2026-11-18 09:09:00,2026-11-18 09:09:00,,,,' ]
+	# UNMRO: Sch 114 on Friday (queued) and Sch 159 in the horizon
+	[ "$(sed 1d "$IQ_DEST/ro.csv")" = "$(cat <<'ROWS'
+Past,4th Floor Infusion,Infusion,1010,Infusion 1 Hr,2026-11-20 08:30:00,60,RO Infusion,C,Completed,,,2026-11-01 09:00:00,2026-11-20 09:30:00,RO Infusion,08:20,08:35,09:40
+Future,4th Floor Infusion,Infusion,1010,Infusion 1 Hr,2026-12-02 10:00:00,60,RO Infusion,,Unresolved,,,2026-11-18 09:09:00,2026-11-18 09:09:00,,,,
+ROWS
+)" ]
 }
 
 @test "iq_daily: configuration errors" {
