@@ -125,7 +125,10 @@ mkdir -p "$staging" 2>/dev/null || {
 	exit 73
 }
 
-raw= shaped= partial= child=
+raw=''
+shaped=''
+partial=''
+child=''
 cleanup() {
 	if [ -n "$child" ]; then
 		kill "$child" 2>/dev/null
@@ -138,11 +141,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-raw=$(mktemp "$staging/query.XXXXXX") &&
-    shaped=$(mktemp "$staging/feed.XXXXXX") || {
+if ! raw=$(mktemp "$staging/query.XXXXXX") ||
+    ! shaped=$(mktemp "$staging/feed.XXXXXX"); then
 	say "cannot create temporary files in $staging"
 	exit 73
-}
+fi
 
 # stage CMD [ARG...]: runs CMD and returns its status. In the background
 # and waited for, so that a signal is acted on at once: the trap stops CMD
@@ -172,7 +175,9 @@ log "shape ok"
 
 # Deliver: a temporary beside the final name, flushed to disk, renamed.
 partial=$(mktemp "$IQ_DEST/.$name.XXXXXX") || fail deliver 73
-cat "$shaped" > "$partial" && sync "$partial" || fail deliver 74
+if ! cat "$shaped" > "$partial" || ! sync "$partial"; then
+	fail deliver 74
+fi
 mv -f "$partial" "$IQ_DEST/$name" || fail deliver 74
 partial=
 sync "$IQ_DEST" 2>/dev/null || :	# the rename itself, where possible
