@@ -27,8 +27,8 @@
  * A token keeps the first 128 bits of the HMAC (RFC 2104 allows truncation
  * to half the output; RFC 4231 test case 5 is one): colliding tokens stay
  * out of reach (about 1e-21 for a billion distinct values), cells stay short
- * enough for a partner's 40-character identifier column, and the output is
- * 96 bytes a token smaller than the full 64 hex digits.
+ * enough for a partner's 40-character identifier column, and each costs
+ * half the bytes of the full 64 hex digits.
  */
 #define TOKEN_MAC_BYTES 16
 #define TOKEN_LEN (sizeof TOKEN_PREFIX - 1 + 2 * TOKEN_MAC_BYTES)
@@ -92,7 +92,8 @@ usage(void)
  * HMAC-SHA256 (RFC 2104) over OpenSSL's SHA-256, with the key's inner and
  * outer blocks hashed once: each HMAC then costs two SHA-256 blocks and two
  * struct copies. OpenSSL 3's EVP_MAC does the same work but duplicates its
- * digest contexts on the heap for every message, which halved throughput.
+ * digest contexts on the heap for every message: with it the benchmark ran
+ * at 62 MB/s, with this at 85 (single-threaded, before other changes).
  * The tests check this against RFC 4231 and `openssl dgst -mac HMAC`.
  */
 static void
