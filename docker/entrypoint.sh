@@ -23,13 +23,13 @@ demo)
 	shift
 	# The demo writes under the state volume, or /tmp when that is
 	# read-only; tdsd is the embedded database server.
-	out=${SCHEDFEED_DEMO_OUT:-$SCHEDFEED_STATE_DIR/demo-out}
+	out=${DEMO_OUT:-$SCHEDFEED_STATE_DIR/demo-out}
 	if ! mkdir -p "$out" 2>/dev/null || [ ! -w "$out" ]; then
 		out=/tmp/demo-out
 	fi
-	SCHEDFEED_DEMO_OUT=$out TDSD=$libexec/tdsd \
+	DEMO_OUT=$out DEMO_BIN=/usr/local/bin TDSD=$libexec/tdsd \
 	DEMO_DB_SQL=$libexec/demo/demo-db.sql \
-	SCHEDFEED_PIPELINES=$libexec/pipelines \
+	DEMO_PIPELINES=$libexec/pipelines \
 		exec sh "$libexec/demo/demo.sh" "$@"
 	;;
 cron)
