@@ -26,6 +26,16 @@ token() {
 	echo "h1_${mac:0:32}"
 }
 
+# fails STATUS MESSAGE COMMAND...: exits STATUS, says MESSAGE, writes nothing
+fails() {
+	local want_status=$1 want_stderr=$2
+	shift 2
+	run --separate-stderr "$@"
+	[ "$status" -eq "$want_status" ]
+	[ "$stderr" = "$want_stderr" ]
+	[ "$output" = "" ]
+}
+
 # cell ROW COLUMN: one cell of $output (CSV without quoted commas)
 cell() {
 	printf '%s\n' "$output" | sed -n "$(($1 + 1))p" | cut -d, -f"$2"
@@ -441,27 +451,20 @@ phi-redact: $W/in.csv: column d: 2 unreadable cells masked (--on-error mask)" ]
 }
 
 @test "usage errors: exit 64 with the reason" {
-	run --separate-stderr phi-redact --keep a,,b
-	[ "$status" -eq 64 ]
-	[ "$stderr" = "phi-redact: --keep: empty column name in the list" ]
-	run --separate-stderr phi-redact --keep a --hash a
-	[ "$status" -eq 64 ]
-	[ "$stderr" = "phi-redact: --hash: column a has two rules: keep (--keep) and hash" ]
-	run --separate-stderr phi-redact --shift d
-	[ "$status" -eq 64 ]
-	[ "$stderr" = "phi-redact: shift rules need --subject (or a subject line in the policy): the column that says whose row it is" ]
-	run --separate-stderr phi-redact --shift-days 0
-	[ "$status" -eq 64 ]
-	[ "$stderr" = "phi-redact: --shift-days: want a number of days from 1 to 3650" ]
-	run --separate-stderr phi-redact --as-of 2026-02-30
-	[ "$status" -eq 64 ]
-	[ "$stderr" = "phi-redact: --as-of: want a date as YYYY-MM-DD" ]
-	run --separate-stderr phi-redact --on-error ignore
-	[ "$status" -eq 64 ]
-	[ "$stderr" = "phi-redact: --on-error: want stop or mask" ]
-	run --separate-stderr phi-redact --profile expert
-	[ "$status" -eq 64 ]
-	[ "$stderr" = "phi-redact: --profile: unknown profile (the one built in is safe-harbor)" ]
+	fails 64 "phi-redact: --keep: empty column name in the list" \
+	    phi-redact --keep a,,b
+	fails 64 "phi-redact: --hash: column a has two rules: keep (--keep) and hash" \
+	    phi-redact --keep a --hash a
+	fails 64 "phi-redact: shift rules need --subject (or a subject line in the policy): the column that says whose row it is" \
+	    phi-redact --shift d
+	fails 64 "phi-redact: --shift-days: want a number of days from 1 to 3650" \
+	    phi-redact --shift-days 0
+	fails 64 "phi-redact: --as-of: want a date as YYYY-MM-DD" \
+	    phi-redact --as-of 2026-02-30
+	fails 64 "phi-redact: --on-error: want stop or mask" \
+	    phi-redact --on-error ignore
+	fails 64 "phi-redact: --profile: unknown profile (the one built in is safe-harbor)" \
+	    phi-redact --profile expert
 	run --separate-stderr phi-redact --keep a one.csv two.csv
 	[ "$status" -eq 64 ]
 	[[ "$stderr" = "usage: phi-redact "* ]]
@@ -471,25 +474,20 @@ phi-redact: $W/in.csv: column d: 2 unreadable cells masked (--on-error mask)" ]
 }
 
 @test "policy file errors: missing 66, bad lines 78 with file and line" {
-	run --separate-stderr phi-redact -p "$W/none.policy"
-	[ "$status" -eq 66 ]
-	[ "$stderr" = "phi-redact: $W/none.policy: No such file or directory" ]
+	fails 66 "phi-redact: $W/none.policy: No such file or directory" \
+	    phi-redact -p "$W/none.policy"
 	printf '# x\nhash mrn\nredact ssn\n' >"$W/p.policy"
-	run --separate-stderr phi-redact -p "$W/p.policy"
-	[ "$status" -eq 78 ]
-	[ "$stderr" = "phi-redact: $W/p.policy:3: unknown word redact" ]
+	fails 78 "phi-redact: $W/p.policy:3: unknown word redact" \
+	    phi-redact -p "$W/p.policy"
 	printf 'keep\n' >"$W/p.policy"
-	run --separate-stderr phi-redact -p "$W/p.policy"
-	[ "$status" -eq 78 ]
-	[ "$stderr" = "phi-redact: $W/p.policy:1: keep needs a value" ]
+	fails 78 "phi-redact: $W/p.policy:1: keep needs a value" \
+	    phi-redact -p "$W/p.policy"
 	printf 'keep a\ndrop a\n' >"$W/p.policy"
-	run --separate-stderr phi-redact -p "$W/p.policy"
-	[ "$status" -eq 78 ]
-	[ "$stderr" = "phi-redact: $W/p.policy:2: column a has two rules: keep ($W/p.policy:1) and drop" ]
+	fails 78 "phi-redact: $W/p.policy:2: column a has two rules: keep ($W/p.policy:1) and drop" \
+	    phi-redact -p "$W/p.policy"
 	printf 'key 0123456789012345678901234567890123\n' >"$W/p.policy"
-	run --separate-stderr phi-redact -p "$W/p.policy"
-	[ "$status" -eq 78 ]
-	[ "$stderr" = "phi-redact: $W/p.policy:1: keys are not accepted here; set PHI_REDACT_KEY or PHI_REDACT_KEY_FILE" ]
+	fails 78 "phi-redact: $W/p.policy:1: keys are not accepted here; set PHI_REDACT_KEY or PHI_REDACT_KEY_FILE" \
+	    phi-redact -p "$W/p.policy"
 }
 
 @test "input errors: missing file 66, absent subject column 65, stdout full 74" {

@@ -290,6 +290,16 @@ unreadable_reason(enum rule rule)
 	}
 }
 
+/* Writes the cells of every column not dropped. */
+static void
+write_row(struct redactor *r, const char *const *cell, const size_t *len)
+{
+	for (size_t i = 0; i < r->column_count; i++)
+		if (r->column[i].rule != RULE_DROP)
+			csv_write_field(&r->writer, cell[i], len[i]);
+	csv_write_end(&r->writer);
+}
+
 static int
 take_header(struct redactor *r, struct csv_row *row)
 {
@@ -338,10 +348,7 @@ take_header(struct redactor *r, struct csv_row *row)
 	r->arena = xmalloc(row->count * CELL_MAX);
 	r->out = xcalloc(row->count, sizeof *r->out);
 	r->out_len = xcalloc(row->count, sizeof *r->out_len);
-	for (size_t i = 0; i < row->count; i++)
-		if (r->column[i].rule != RULE_DROP)
-			csv_write_field(&r->writer, row->field[i], row->len[i]);
-	csv_write_end(&r->writer);
+	write_row(r, (const char *const *)row->field, row->len);
 	return 0;
 }
 
@@ -423,10 +430,7 @@ redact_row(struct csv_row *row, void *ctx)
 		}
 		return EX_DATAERR;
 	}
-	for (size_t i = 0; i < row->count; i++)
-		if (r->column[i].rule != RULE_DROP)
-			csv_write_field(&r->writer, r->out[i], r->out_len[i]);
-	csv_write_end(&r->writer);
+	write_row(r, r->out, r->out_len);
 	return 0;
 }
 
