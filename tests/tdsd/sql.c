@@ -479,6 +479,94 @@ run_command(struct batch *bt, sqlite3_stmt *stmt, const char *first_word,
 		statement_done(bt, 0, 0, 0);
 }
 
+/*
+ * T-SQL needs no ';' between statements ("SET FMTONLY ON SELECT ... SET
+ * FMTONLY OFF", as freebcp sends): when SQLite's syntax error falls on
+ * a word that starts a statement, the statement ends there. Returns its
+ * length, or 0.
+ */
+static int
+statement_boundary(sqlite3 *db, const char *sql)
+{
+	int offset = sqlite3_error_offset(db);
+	char word[64];
+
+	if (offset <= 0 || strstr(sqlite3_errmsg(db), "syntax error") == NULL)
+		return 0;
+	word_at(sql, (size_t)offset, word, sizeof word);
+	return is_statement_word(word) ? offset : 0;
+}
+
+/*
+ * SQLite takes COMMIT, ROLLBACK, PRINT... for a table alias, so
+ * "SELECT * FROM t\nROLLBACK" would be one statement. A line at
+ * nesting depth 0 that starts with a word only T-SQL uses to start a
+ * statement ends the statement before it. Returns the length of the
+ * statement at sql, or -1 when nothing cuts it short.
+ */
+static int
+tsql_boundary(const char *sql)
+{
+	static const char *const cutters[] = { "COMMIT", "ROLLBACK", "PRINT",
+	    "USE", "GO", "DECLARE", "EXEC", "EXECUTE", NULL };
+	const char *const *w;
+	char word[64], second[64];
+	int depth = 0, line_start = 0;
+	size_t p = 0, end;
+	char quote;
+
+	while (sql[p]) {
+		if (sql[p] == '\n') {
+			line_start = 1;
+			p++;
+			continue;
+		}
+		if (isspace((unsigned char)sql[p])) {
+			p++;
+			continue;
+		}
+		if ((sql[p] == '-' && sql[p + 1] == '-') ||
+		    (sql[p] == '/' && sql[p + 1] == '*')) {
+			end = skip_blank(sql, p);
+			for (; p < end; p++)
+				if (sql[p] == '\n')
+					line_start = 1;
+			continue;
+		}
+		if (line_start && depth == 0) {
+			end = word_at(sql, p, word, sizeof word);
+			for (w = cutters; *w; w++)
+				if (strcmp(word, *w) == 0)
+					return (int)p;
+			if (strcmp(word, "BEGIN") == 0) {
+				word_at(sql, skip_blank(sql, end), second,
+				    sizeof second);
+				if (strncmp(second, "TRAN", 4) == 0)
+					return (int)p;
+			}
+		}
+		line_start = 0;
+		quote = sql[p++];
+		if (quote == '(')
+			depth++;
+		else if (quote == ')')
+			depth--;
+		else if (quote == '\'' || quote == '"' || quote == '`' ||
+		    quote == '[') {
+			if (quote == '[')
+				quote = ']';
+			while (sql[p] && sql[p] != quote)
+				p++;
+			if (sql[p])
+				p++;
+		} else {
+			while (word_char((unsigned char)sql[p]))
+				p++;
+		}
+	}
+	return -1;
+}
+
 /* One statement for SQLite; returns where the next one starts. */
 static size_t
 run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
@@ -488,9 +576,12 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 	sqlite3_stmt *stmt = NULL;
 	const char *tail = NULL;
 	size_t next;
+	int split;
 
-	if (sqlite3_prepare_v2(c->db, sql + start, -1, &stmt, &tail) !=
-	    SQLITE_OK) {
+	if (sqlite3_prepare_v2(c->db, sql + start, tsql_boundary(sql + start),
+	    &stmt, &tail) != SQLITE_OK && ((split = statement_boundary(c->db, sql + start)) <= 0 ||
+	    sqlite3_prepare_v2(c->db, sql + start, split, &stmt, &tail) !=
+	    SQLITE_OK)) {
 		sqlite_error(bt, line);
 		return strlen(sql);
 	}

@@ -1,0 +1,486 @@
+#!/usr/bin/env bats
+# tdsd: the TDS server over SQLite that every database test talks to.
+# Real clients prove it speaks TDS: FreeTDS's tsql and freebcp, python3-tds.
+
+load common
+
+setup() {
+	common_setup
+	sqlite3 "$W/db.sqlite" <"$TOP/tests/fixtures/tdsd/schema.sql"
+	TDSD_PID=
+	unset TDSD_PASSWORD TDSD_PASSWORD_FILE
+}
+
+teardown() {
+	if [ -n "$TDSD_PID" ]; then
+		kill -TERM "$TDSD_PID" 2>/dev/null || true
+		wait "$TDSD_PID" 2>/dev/null || true
+	fi
+}
+
+# start_tdsd [OPTION...]: tdsd over $W/db.sqlite on a free port; sets
+# PORT and points FreeTDS at a private freetds.conf naming it "tdsd".
+start_tdsd() {
+	"$TDSD" -f "$W/db.sqlite" -p 0 "$@" >"$W/tdsd.out" 2>"$W/tdsd.err" &
+	TDSD_PID=$!
+	PORT=
+	for _ in $(seq 100); do
+		PORT=$(sed -n 's/^port \([0-9][0-9]*\)$/\1/p' "$W/tdsd.out" 2>/dev/null)
+		[ -n "$PORT" ] && break
+		sleep 0.05
+	done
+	[ -n "$PORT" ] || { cat "$W/tdsd.err" >&2; return 1; }
+	cat >"$W/freetds.conf" <<-EOF
+	[tdsd]
+		host = 127.0.0.1
+		port = $PORT
+		tds version = 7.4
+		client charset = UTF-8
+	EOF
+	export FREETDSCONF="$W/freetds.conf" PORT
+}
+
+# tsql_as USER PASSWORD < SQL: stdout in $W/out, stderr in $W/err
+tsql_as() {
+	TDSVER=7.4 tsql -o q -S tdsd -U "$1" -P "$2" >"$W/out" 2>"$W/err"
+}
+
+# pytds_run < PYTHON: the script gets conn() and PORT
+pytds_run() {
+	{
+		cat <<-'EOF'
+		import os, sys, pytds, datetime, decimal
+		PORT = int(os.environ["PORT"])
+		def conn(**kw):
+		    args = dict(port=PORT, user="schedfeed", password="schedfeed",
+		                database="tdsd", autocommit=True, login_timeout=5)
+		    args.update(kw)
+		    return pytds.connect("127.0.0.1", **args)
+		EOF
+		cat
+	} >"$W/client.py"
+	"$PY" "$W/client.py"
+}
+
+@test "prints its port first, serves, and ends cleanly on SIGTERM" {
+	start_tdsd
+	[ "$(head -n 1 "$W/tdsd.out")" = "port $PORT" ]
+	[ "$PORT" -gt 0 ]
+	kill -TERM "$TDSD_PID"
+	run wait "$TDSD_PID"
+	TDSD_PID=
+	[ "$status" -eq 0 ]
+	run kill -0 "$TDSD_PID"
+	[ "$status" -ne 0 ]
+}
+
+@test "usage names the default login and exits 64; missing file exits 66" {
+	run "$TDSD"
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"user schedfeed"* ]]
+	[[ "$output" == *"password schedfeed unless TDSD_PASSWORD"* ]]
+	run "$TDSD" -f "$W/db.sqlite" -P secret
+	[ "$status" -eq 64 ]
+	run "$TDSD" -f "$W/missing.sqlite" -p 0
+	[ "$status" -eq 66 ]
+	[[ "$output" == *"missing.sqlite"* ]]
+}
+
+@test "tsql gets every type, NULLs and non-ASCII text" {
+	start_tdsd
+	tsql_as schedfeed schedfeed <<-'EOF'
+	SELECT id, patient, code, amount, fee, ratio, active, visits, big FROM appt ORDER BY id
+	SELECT id, day, starts, notes FROM appt WHERE id <> 2 ORDER BY id
+	go
+	EOF
+	cat >"$W/expected" <<-'EOF'
+	id	patient	code	amount	fee	ratio	active	visits	big
+	1	Núñez, José	A1	12.50	3.2500	0.5	1	3	9000000000
+	2	Nguyễn Văn An	B2	-7.05	-1.5000	-2.25	0	-4	-1
+	3	王芳		0.00	0.0000	0	0	0	0
+	4	NULL	NULL	NULL	NULL	NULL	NULL	NULL	NULL
+	id	day	starts	notes
+	1	Jan  5 2024 12:00AM	Jan  5 2024 08:30AM	first visit
+	3	Jan  1 1 12:00AM	Jan  1 1753 12:00AM	
+	4	NULL	NULL	NULL
+	EOF
+	diff -u "$W/expected" "$W/out"
+	[ ! -s "$W/err" ]
+}
+
+@test "freebcp queryout copies every type exactly" {
+	start_tdsd
+	freebcp "SELECT id, patient, amount, fee, ratio, active, day, starts, stamp, at FROM appt ORDER BY id" \
+		queryout "$W/bcp.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	grep -q '^4 rows copied' "$W/bcp.log"
+	printf '%s\n' \
+		$'1\tNúñez, José\t12.50\t3.2500\t0.5\t1\t2024-01-05 00:00:00.000\t2024-01-05 08:30:00.000\t2024-01-05 08:30:00.123\t1900-01-01 08:30:00.000' \
+		$'2\tNguyễn Văn An\t-7.05\t-1.5000\t-2.25\t0\t1999-12-31 00:00:00.000\t1999-12-31 23:59:59.997\t2000-01-01 00:00:00.000\t1900-01-01 23:59:59.500' \
+		$'3\t王芳\t0.00\t0.0000\t0\t0\t1-01-01 00:00:00.000\t1753-01-01 00:00:00.000\t9999-12-31 23:59:59.999\t1900-01-01 00:00:00.000' \
+		$'4\t\t\t\t\t\t\t\t\t' >"$W/expected"
+	diff -u "$W/expected" "$W/bcp.txt"
+}
+
+@test "python3-tds gets every type as its Python value" {
+	start_tdsd
+	pytds_run >"$W/out" <<-'EOF'
+	with conn() as c, c.cursor() as cur:
+	    cur.execute("SELECT * FROM appt ORDER BY id")
+	    print([d[0] for d in cur.description])
+	    for row in cur.fetchall():
+	        print(repr(row))
+	EOF
+	cat >"$W/expected" <<-'EOF'
+	['id', 'patient', 'code', 'amount', 'fee', 'ratio', 'active', 'visits', 'big', 'day', 'starts', 'stamp', 'at', 'notes']
+	(1, 'Núñez, José', 'A1', Decimal('12.5'), Decimal('3.25'), 0.5, True, 3, 9000000000, datetime.date(2024, 1, 5), datetime.datetime(2024, 1, 5, 8, 30), datetime.datetime(2024, 1, 5, 8, 30, 0, 123456), datetime.time(8, 30), 'first visit')
+	(2, 'Nguyễn Văn An', 'B2', Decimal('-7.05'), Decimal('-1.5'), -2.25, False, -4, -1, datetime.date(1999, 12, 31), datetime.datetime(1999, 12, 31, 23, 59, 59, 997000), datetime.datetime(2000, 1, 1, 0, 0), datetime.time(23, 59, 59, 500000), 'line one\nline two')
+	(3, '王芳', '', Decimal('0'), Decimal('0'), 0.0, False, 0, 0, datetime.date(1, 1, 1), datetime.datetime(1753, 1, 1, 0, 0), datetime.datetime(9999, 12, 31, 23, 59, 59, 999999), datetime.time(0, 0), '')
+	(4, None, None, None, None, None, None, None, None, None, None, None, None, None)
+	EOF
+	diff -u "$W/expected" "$W/out"
+}
+
+@test "expression columns take their first value's type" {
+	start_tdsd
+	pytds_run >"$W/out" <<-'EOF'
+	with conn() as c, c.cursor() as cur:
+	    cur.execute("SELECT COUNT(*) AS n, SUM(ratio) AS s, MAX(patient) AS p, NULL AS z, x'00ff' AS b FROM appt")
+	    print(repr(cur.fetchall()))
+	    cur.execute("SELECT id / 2 AS half FROM appt WHERE id = 99")
+	    print(repr(cur.fetchall()))
+	EOF
+	cat >"$W/expected" <<-'EOF'
+	[(4, -1.75, '王芳', None, b'\x00\xff')]
+	[]
+	EOF
+	diff -u "$W/expected" "$W/out"
+}
+
+@test "a wrong password is refused with error 18456" {
+	start_tdsd
+	run tsql_as schedfeed wrong </dev/null
+	[ "$status" -ne 0 ]
+	grep -q "Msg 18456 (severity 14, state 1) from tdsd" "$W/err"
+	grep -q "Login failed for user 'schedfeed'" "$W/err"
+	run pytds_run <<-'EOF'
+	try:
+	    conn(password="wrong")
+	except pytds.OperationalError as e:
+	    print(e.number, e.severity, e.text)
+	EOF
+	[ "$output" = "18456 14 Login failed for user 'schedfeed'." ]
+}
+
+@test "TDSD_PASSWORD and -U set the login" {
+	TDSD_PASSWORD=s3cret start_tdsd -U feeder
+	echo "SELECT 7 AS n" | tsql_as feeder s3cret
+	[ "$(cat "$W/out")" = $'n\n7' ]
+	run tsql_as schedfeed schedfeed </dev/null
+	[ "$status" -ne 0 ]
+	grep -q "Msg 18456" "$W/err"
+}
+
+@test "--refuse-logins refuses even the right password" {
+	start_tdsd --refuse-logins
+	run tsql_as schedfeed schedfeed </dev/null
+	[ "$status" -ne 0 ]
+	grep -q "Msg 18456 (severity 14, state 1)" "$W/err"
+	run pytds_run <<-'EOF'
+	try:
+	    conn()
+	except pytds.OperationalError as e:
+	    print(e.number)
+	EOF
+	[ "$output" = 18456 ]
+}
+
+@test "--drop-after-rows drops the connection mid-result" {
+	start_tdsd --drop-after-rows 2
+	run pytds_run <<-'EOF'
+	rows = 0
+	try:
+	    with conn() as c, c.cursor() as cur:
+	        cur.execute("SELECT id, patient FROM appt ORDER BY id")
+	        while cur.fetchone() is not None:
+	            rows += 1
+	        print("clean end after", rows)
+	except pytds.ClosedConnectionError:
+	    print("dropped after", rows)
+	EOF
+	[ "$output" = "dropped after 2" ]
+	# freebcp 1.3.17 exits 0 all the same, but it saw the drop
+	run freebcp "SELECT id FROM appt ORDER BY id" queryout "$W/bcp.txt" -c -S tdsd -U schedfeed -P schedfeed
+	[[ "$output" == *"Unexpected EOF from the server"* ]]
+	[ "$(cat "$W/bcp.txt")" = $'1\n2' ]
+}
+
+@test "sp_executesql binds typed parameters by name" {
+	start_tdsd
+	pytds_run >"$W/out" <<-'EOF'
+	from pytds import Column, tds_types
+	with conn() as c, c.cursor() as cur:
+	    params = {
+	        "i": 42, "big": 9000000000, "f": 2.5, "b": True,
+	        "dec": decimal.Decimal("-12.05"), "d": datetime.date(2024, 1, 5),
+	        "dt": datetime.datetime(2024, 1, 5, 8, 30),
+	        "dtf": datetime.datetime(2024, 1, 5, 8, 30, 0, 500000),
+	        "t": datetime.time(8, 30), "s": "Nguyễn 王",
+	        # python-tds writes a plain None into the SQL as NULL: type it
+	        "ni": Column(type=tds_types.IntType(), value=None),
+	        "ns": Column(type=tds_types.NVarCharType(10), value=None),
+	    }
+	    cur.execute("SELECT " + ", ".join("typeof(%%(%s)s) || ':' || coalesce(%%(%s)s, 'NULL') AS %s" % (k, k, k) for k in params), params)
+	    for name, value in zip([d[0] for d in cur.description], cur.fetchone()):
+	        print(name, value)
+	    cur.execute("SELECT id FROM appt WHERE day = %(d)s AND patient = %(p)s",
+	                {"d": datetime.date(1999, 12, 31), "p": "Nguyễn Văn An"})
+	    print(cur.fetchall())
+	    cur.execute("UPDATE appt SET notes = %(n)s WHERE id >= %(low)s", {"n": "Ñ", "low": 3})
+	    print("updated", cur.rowcount)
+	    # T-SQL names are case-insensitive
+	    cur.execute("SELECT notes FROM appt WHERE id >= @LOW ORDER BY id", {"low": 3})
+	    print(cur.fetchall())
+	EOF
+	cat >"$W/expected" <<-'EOF'
+	i integer:42
+	big integer:9000000000
+	f real:2.5
+	b integer:1
+	dec text:-12.05
+	d text:2024-01-05
+	dt text:2024-01-05 08:30:00
+	dtf text:2024-01-05 08:30:00.500
+	t text:08:30:00
+	s text:Nguyễn 王
+	ni null:NULL
+	ns null:NULL
+	[(2,)]
+	updated 2
+	[('Ñ',), ('Ñ',)]
+	EOF
+	diff -u "$W/expected" "$W/out"
+}
+
+@test "a missing parameter is error 8178" {
+	start_tdsd
+	run pytds_run <<-'EOF'
+	with conn() as c, c.cursor() as cur:
+	    try:
+	        cur.execute("SELECT %(a)s, @b", {"a": 1})
+	    except pytds.Error as e:
+	        print(e.number, e.text)
+	EOF
+	[ "$output" = "8178 The parameterized query expects the parameter '@b', which was not supplied." ]
+}
+
+@test "an SQL error is an ERROR token with number, state and line; the batch stops" {
+	start_tdsd
+	tsql_as schedfeed schedfeed <<-'EOF'
+	SELECT 1 AS a
+	SELECT 2 AS b
+
+	SELECT nosuch FROM appt
+	SELECT 3 AS c
+	go
+	SELECT * FROM nosuch
+	go
+	SELEC 1
+	go
+	EOF
+	[ "$(cat "$W/out")" = $'a\n1\nb\n2' ]
+	printf '%s\n' \
+		'Msg 207 (severity 16, state 1) from tdsd Line 4:' \
+		$'\t"no such column: nosuch"' \
+		'Msg 208 (severity 16, state 1) from tdsd Line 1:' \
+		$'\t"no such table: nosuch"' \
+		'Msg 102 (severity 16, state 1) from tdsd Line 1:' \
+		$'\t"near "SELEC": syntax error"' >"$W/expected"
+	diff -u "$W/expected" "$W/err"
+	run pytds_run <<-'EOF'
+	with conn() as c, c.cursor() as cur:
+	    try:
+	        cur.execute("SELECT 1\n\n  SELECT x FROM nosuch")
+	        print(cur.fetchall())
+	        cur.nextset()
+	    except pytds.Error as e:
+	        print(e.number, e.severity, e.state, e.line, e.text)
+	EOF
+	[ "$output" = $'[(1,)]\n208 16 1 3 no such table: nosuch' ]
+}
+
+@test "constraint failures are 2627 and 547; a value that does not fit is 245" {
+	start_tdsd
+	sqlite3 "$W/db.sqlite" "INSERT INTO appt(id, visits) VALUES (5, 'many')"
+	run pytds_run <<-'EOF'
+	with conn() as c, c.cursor() as cur:
+	    for sql in ("INSERT INTO appt(id) VALUES (1)",
+	                "INSERT INTO visit(appt_id) VALUES (77)",
+	                "SELECT id, visits FROM appt ORDER BY id"):
+	        try:
+	            cur.execute(sql)
+	            cur.fetchall()
+	        except pytds.Error as e:
+	            print(e.number, e.text)
+	EOF
+	cat >"$W/expected" <<-'EOF'
+	2627 UNIQUE constraint failed: appt.id
+	547 FOREIGN KEY constraint failed
+	245 Conversion failed when converting a value to data type smallint.
+	EOF
+	diff -u "$W/expected" - <<<"$output"
+	# the value itself never reaches the message
+	[[ "$output" != *many* ]]
+}
+
+@test "several result sets and row counts in one batch" {
+	start_tdsd
+	run pytds_run <<-'EOF'
+	with conn() as c, c.cursor() as cur:
+	    cur.execute("""SET NOCOUNT ON; SET TEXTSIZE 2147483647
+	SET TRANSACTION ISOLATION LEVEL READ COMMITTED
+	USE tdsd
+	SELECT id FROM appt WHERE id < 3 ORDER BY id;
+	UPDATE appt SET visits = visits + 1 WHERE id < 3
+	SELECT patient FROM appt WHERE id = 3
+	SELECT COUNT(*) AS n FROM visit""")
+	    # python-tds keeps the last description over the UPDATE's count
+	    while True:
+	        print(cur.fetchall(), cur.rowcount)
+	        if not cur.nextset():
+	            break
+	    cur.execute("DELETE FROM appt WHERE id > 2")
+	    print("deleted", cur.rowcount)
+	EOF
+	cat >"$W/expected" <<-'EOF'
+	[(1,), (2,)] 2
+	[] 2
+	[('王芳',)] 1
+	[(0,)] 1
+	deleted 2
+	EOF
+	diff -u "$W/expected" - <<<"$output"
+}
+
+@test "PRINT sends an INFO message" {
+	start_tdsd
+	run pytds_run <<-'EOF'
+	with conn() as c, c.cursor() as cur:
+	    cur.execute("PRINT 'hello ' || 'Núñez'\nSELECT 1")
+	    print(cur.fetchall(), [m[1].text for m in cur.messages], cur.messages[0][1].number)
+	EOF
+	[ "$output" = "[(1,)] ['hello Núñez'] 0" ]
+}
+
+@test "BEGIN TRAN / ROLLBACK undoes an insert, COMMIT keeps one" {
+	start_tdsd
+	tsql_as schedfeed schedfeed <<-'EOF'
+	BEGIN TRAN
+	INSERT INTO visit(appt_id, note) VALUES (1, 'rolled back')
+	SELECT COUNT(*) AS inside FROM visit
+	ROLLBACK
+	SELECT COUNT(*) AS after_rollback FROM visit
+	go
+	BEGIN TRANSACTION
+	BEGIN TRAN
+	INSERT INTO visit(appt_id, note) VALUES (2, 'kept')
+	COMMIT
+	COMMIT TRANSACTION
+	SELECT note FROM visit
+	go
+	COMMIT
+	go
+	EOF
+	[ "$(cat "$W/out")" = $'inside\n1\nafter_rollback\n0\nnote\nkept' ]
+	grep -q "Msg 3902" "$W/err"
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT note FROM visit")" = kept ]
+}
+
+@test "python3-tds transactions (autocommit off) commit and roll back" {
+	start_tdsd
+	run pytds_run <<-'EOF'
+	with conn(autocommit=False) as c, c.cursor() as cur:
+	    cur.execute("INSERT INTO visit(appt_id, note) VALUES (1, 'a')")
+	    c.rollback()
+	    cur.execute("INSERT INTO visit(appt_id, note) VALUES (1, 'b')")
+	    c.commit()
+	    cur.execute("INSERT INTO visit(appt_id, note) VALUES (1, 'c')")
+	# closed without commit: rolled back
+	with conn() as c, c.cursor() as cur:
+	    cur.execute("SELECT note FROM visit")
+	    print(cur.fetchall())
+	EOF
+	[ "$output" = "[('b',)]" ]
+}
+
+@test "an error inside a transaction leaves it open" {
+	start_tdsd
+	tsql_as schedfeed schedfeed <<-'EOF'
+	BEGIN TRAN
+	INSERT INTO visit(appt_id, note) VALUES (1, 'x')
+	INSERT INTO visit(appt_id, note) VALUES (99, 'bad')
+	go
+	SELECT COUNT(*) AS n FROM visit
+	ROLLBACK
+	SELECT COUNT(*) AS n FROM visit
+	go
+	EOF
+	[ "$(cat "$W/out")" = $'n\n1\nn\n0' ]
+	grep -q "Msg 547 (severity 16, state 1) from tdsd Line 3" "$W/err"
+}
+
+@test "two clients at once: concurrent writers both land, a reader streams meanwhile" {
+	start_tdsd
+	cat >"$W/writer.py" <<-'EOF'
+	import os, sys, pytds
+	with pytds.connect("127.0.0.1", port=int(os.environ["PORT"]), user="schedfeed",
+	                   password="schedfeed", autocommit=False) as c, c.cursor() as cur:
+	    for k in range(40):
+	        cur.execute("INSERT INTO visit(appt_id, note) VALUES (1, @n)", {"n": sys.argv[1]})
+	        c.commit()
+	print("done", sys.argv[1])
+	EOF
+	"$PY" "$W/writer.py" A >"$W/a.out" 2>&1 &
+	a=$!
+	"$PY" "$W/writer.py" B >"$W/b.out" 2>&1 &
+	b=$!
+	wait "$a"
+	wait "$b"
+	[ "$(cat "$W/a.out")" = "done A" ]
+	[ "$(cat "$W/b.out")" = "done B" ]
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT note, COUNT(*) FROM visit GROUP BY note")" = $'A|40\nB|40' ]
+	# one connection holds a result open while another writes and reads
+	run pytds_run <<-'EOF'
+	with conn() as c1, c1.cursor() as r, conn() as c2, c2.cursor() as w:
+	    r.execute("SELECT id FROM visit ORDER BY id")
+	    first = r.fetchone()
+	    w.execute("INSERT INTO visit(appt_id, note) VALUES (2, 'C')")
+	    w.execute("SELECT COUNT(*) FROM visit")
+	    print(first, len(r.fetchall()), w.fetchone())
+	EOF
+	[ "$output" = "(1,) 79 (81,)" ]
+}
+
+@test "a query timeout cancels with ATTENTION and the connection goes on" {
+	start_tdsd --row-delay-ms 200
+	run pytds_run <<-'EOF'
+	import time
+	with conn(timeout=0.5) as c, c.cursor() as cur:
+	    start = time.monotonic()
+	    try:
+	        cur.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT i FROM n")
+	        cur.fetchall()
+	        print("not cancelled")
+	    except pytds.TimeoutError:
+	        print("timed out")
+	    cur.execute("SELECT 42")
+	    print(cur.fetchone(), time.monotonic() - start < 5)
+	EOF
+	[ "$output" = $'timed out\n(42,) True' ]
+}
+
+@test "SET FMTONLY ON returns columns without rows" {
+	start_tdsd
+	echo "SET FMTONLY ON SELECT id, patient FROM appt SET FMTONLY OFF SELECT COUNT(*) AS n FROM appt" |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'id\tpatient\nn\n4' ]
+}
