@@ -16,7 +16,8 @@ SF_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 # Each program links only what it uses (--as-needed drops the rest).
 LIBS = -lcsv -lsybdb -lssh2 -lcurl -ljansson -lcrypto -lssl -lm
 
-PROGS := $(notdir $(patsubst %/,%,$(wildcard cmd/*/)))
+# A program is cmd/NAME/NAME.c (its main) plus any other .c beside it.
+PROGS := $(sort $(foreach d,$(patsubst %/,%,$(wildcard cmd/*/)),$(if $(wildcard $(d)/$(notdir $(d)).c),$(notdir $(d)))))
 BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
