@@ -317,6 +317,41 @@ phi-redact: $W/in.csv: column gender has no rule; passed unchanged (--pass-unkno
 	done
 }
 
+@test "profile: alone on the sample it names every column it has no rule for" {
+	run --separate-stderr phi-redact --profile safe-harbor \
+	    "$FIX/patients_form_print.sample.csv"
+	[ "$status" -eq 65 ]
+	[ "$output" = "" ]
+	f="$FIX/patients_form_print.sample.csv"
+	want=""
+	for c in car_number notes state id_roles gender language_pref \
+	    language_pref_other patient_contact_pref patient_consent \
+	    patient_consent_sms patient_pui patient_pui_reason_1 \
+	    patient_pui_reason_2 patient_pui_reason_3 patient_pui_reason_4 \
+	    patient_pui_reason_5 patient_pui_reason_6 doctor_first_name \
+	    doctor_last_name doctor_npi doctor_address doctor_city doctor_state \
+	    doctor_zip_code doctor_provider doctor_provider_other \
+	    doctor_phone_number caller prescription_content first_responder \
+	    pediatric_swab patient_pui_reason_7; do
+		want="${want}phi-redact: $f: column $c has no rule
+"
+	done
+	want="${want}phi-redact: $f: 32 columns without a rule: nothing written (default deny; give each a rule, or --drop it)"
+	[ "$stderr" = "$want" ]
+}
+
+@test "policy files: several, and pass-unknown among their words" {
+	printf 'hash mrn\n' >"$W/a.policy"
+	printf 'pass-unknown\n' >"$W/b.policy"
+	printf 'mrn,x\nA1,1\n' >"$W/in.csv"
+	run --separate-stderr phi-redact -p "$W/a.policy" --policy="$W/b.policy" "$W/in.csv"
+	[ "$status" -eq 0 ]
+	[ "$output" = "mrn,x
+$(token "$TEST_KEY" A1),1" ]
+	[ "$stderr" = "phi-redact: warning: --pass-unknown: columns without a rule pass unchanged, identifiers included
+phi-redact: $W/in.csv: column x has no rule; passed unchanged (--pass-unknown)" ]
+}
+
 @test "profile: explicit rules override it; names match whatever their case" {
 	printf 'Patient ID,ZIP_Code,DOB\nA1,48234,1950-03-04\n' >"$W/in.csv"
 	run phi-redact --profile safe-harbor --as-of 2026-11-23 "$W/in.csv"
@@ -426,9 +461,14 @@ phi-redact: $W/in.csv: column d: 2 unreadable cells masked (--on-error mask)" ]
 	run --separate-stderr phi-redact --hash mrn "$W/absent.csv"
 	[ "$status" -eq 78 ]
 	[ "$stderr" = "phi-redact: the key in PHI_REDACT_KEY or PHI_REDACT_KEY_FILE is shorter than 32 bytes" ]
+	# 31 bytes, for a shift rule
 	export PHI_REDACT_KEY=0123456789012345678901234567890
-	run --separate-stderr phi-redact --shift d --subject mrn "$W/absent.csv"
-	[ "$status" -eq 78 ]
+	fails 78 "phi-redact: the key in PHI_REDACT_KEY or PHI_REDACT_KEY_FILE is shorter than 32 bytes" \
+	    phi-redact --shift d --subject mrn "$W/absent.csv"
+	# both set
+	export PHI_REDACT_KEY="$TEST_KEY" PHI_REDACT_KEY_FILE="$W/key"
+	fails 78 "phi-redact: both PHI_REDACT_KEY and PHI_REDACT_KEY_FILE are set; set one" \
+	    phi-redact --hash mrn "$W/absent.csv"
 	unset PHI_REDACT_KEY
 	export PHI_REDACT_KEY_FILE="$W/no-such-key"
 	run --separate-stderr phi-redact --hash mrn "$W/absent.csv"
