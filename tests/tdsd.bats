@@ -66,11 +66,13 @@ pytds_run() {
 	start_tdsd
 	[ "$(head -n 1 "$W/tdsd.out")" = "port $PORT" ]
 	[ "$PORT" -gt 0 ]
-	kill -TERM "$TDSD_PID"
-	run wait "$TDSD_PID"
+	pid=$TDSD_PID
 	TDSD_PID=
-	[ "$status" -eq 0 ]
-	run kill -0 "$TDSD_PID"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	run kill -0 "$pid"
 	[ "$status" -ne 0 ]
 }
 
@@ -483,4 +485,21 @@ pytds_run() {
 	echo "SET FMTONLY ON SELECT id, patient FROM appt SET FMTONLY OFF SELECT COUNT(*) AS n FROM appt" |
 		tsql_as schedfeed schedfeed
 	[ "$(cat "$W/out")" = $'id\tpatient\nn\n4' ]
+}
+
+@test "a long statement without rows is cancelled too" {
+	start_tdsd
+	run pytds_run <<-'EOF'
+	import time
+	with conn(timeout=0.5) as c, c.cursor() as cur:
+	    start = time.monotonic()
+	    try:
+	        cur.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500000000) SELECT COUNT(*) FROM n")
+	        print("not cancelled", cur.fetchall())
+	    except pytds.TimeoutError:
+	        print("timed out")
+	    cur.execute("SELECT 42")
+	    print(cur.fetchone(), time.monotonic() - start < 5)
+	EOF
+	[ "$output" = $'timed out\n(42,) True' ]
 }

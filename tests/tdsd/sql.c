@@ -176,6 +176,9 @@ sqlite_error(struct batch *bt, unsigned line)
 	struct sqlmsg m;
 	int number = 50000;
 
+	/* a cancelled statement is acknowledged, not reported */
+	if (bt->c->attention || bt->c->broken)
+		return;
 	if ((code & 0xff) == SQLITE_CONSTRAINT)
 		number = code == SQLITE_CONSTRAINT_UNIQUE ||
 		    code == SQLITE_CONSTRAINT_PRIMARYKEY ? 2627 : 547;

@@ -22,6 +22,7 @@
 #define DEFAULT_USER "schedfeed"
 #define DEFAULT_PASSWORD "schedfeed"
 #define BUSY_TIMEOUT_MS 60000
+#define BUSY_SLICE_MS 5
 
 enum {
 	OPT_DROP_AFTER_ROWS = 256,
@@ -88,6 +89,23 @@ prepare_database(const char *path)
 	sqlite3_close(db);
 }
 
+/* A long statement still notices the client's ATTENTION. */
+static int
+on_progress(void *arg)
+{
+	return poll_attention(arg, 0);
+}
+
+/* Writers queue behind each other instead of failing, up to a minute;
+ * the wait watches for ATTENTION. */
+static int
+on_busy(void *arg, int tries)
+{
+	if ((long)tries * BUSY_SLICE_MS >= BUSY_TIMEOUT_MS)
+		return 0;
+	return !poll_attention(arg, BUSY_SLICE_MS);
+}
+
 static int
 open_database(struct conn *c)
 {
@@ -97,9 +115,9 @@ open_database(struct conn *c)
 		    c->db ? sqlite3_errmsg(c->db) : "cannot open");
 		return -1;
 	}
-	/* writers queue behind each other instead of failing */
-	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
 	sqlite3_exec(c->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+	sqlite3_busy_handler(c->db, on_busy, c);
+	sqlite3_progress_handler(c->db, 100000, on_progress, c);
 	return 0;
 }
 
