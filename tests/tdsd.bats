@@ -503,3 +503,21 @@ pytds_run() {
 	EOF
 	[ "$output" = $'timed out\n(42,) True' ]
 }
+
+@test "NVARCHAR(MAX) text crosses packets; text longer than its column is 8152" {
+	sqlite3 "$W/db.sqlite" "UPDATE appt SET notes = printf('%.*c', 70000, 'x') || '王' WHERE id = 1;
+		UPDATE appt SET code = 'ABCDEFGHIJK' WHERE id = 2"
+	start_tdsd
+	run pytds_run <<-'EOF'
+	with conn() as c, c.cursor() as cur:
+	    cur.execute("SELECT notes, id FROM appt WHERE id = 1")
+	    notes, id = cur.fetchone()
+	    print(len(notes), notes[-2:], id)
+	    try:
+	        cur.execute("SELECT id, code FROM appt ORDER BY id")
+	        print(cur.fetchall())
+	    except pytds.Error as e:
+	        print(e.number, e.text)
+	EOF
+	[ "$output" = $'70001 x王 1\n8152 String or binary data would be truncated: a value is longer than its column\'s 10 characters.' ]
+}
