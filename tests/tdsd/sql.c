@@ -549,6 +549,9 @@ tsql_boundary(const char *sql)
 			}
 		}
 		line_start = 0;
+		/* SQLite stops at the ';' itself: no need to look further */
+		if (sql[p] == ';' && depth == 0)
+			return -1;
 		quote = sql[p++];
 		if (quote == '(')
 			depth++;

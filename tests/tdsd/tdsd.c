@@ -115,7 +115,9 @@ open_database(struct conn *c)
 		    c->db ? sqlite3_errmsg(c->db) : "cannot open");
 		return -1;
 	}
-	sqlite3_exec(c->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+	/* a test peer: durable across a crash of tdsd, not of the machine */
+	sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL",
+	    NULL, NULL, NULL);
 	sqlite3_busy_handler(c->db, on_busy, c);
 	sqlite3_progress_handler(c->db, 100000, on_progress, c);
 	return 0;
