@@ -282,6 +282,41 @@ part: application/octet-stream; name=blob.bin; cte=base64; bytes=3; sha256=$(sha
 	received_nothing
 }
 
+@test "a deferred recipient (450): 75, not retried, nobody gets the message" {
+	unset SMTPD_USER SMTPD_PASSWORD
+	start_tls_smtpd --defer busy@health.example
+	run --separate-stderr send --to hd@health.example \
+	    --cc busy@health.example --subject x "$MASTER" <<<'x'
+	[ "$status" -eq 75 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "smtp-send: smtp://127.0.0.1:$SMTPD_PORT: recipient busy@health.example deferred (450); nothing was sent" ]
+	received_nothing
+}
+
+@test "the message rejected at the end of DATA: 65, no receipt" {
+	unset SMTPD_USER SMTPD_PASSWORD
+	start_tls_smtpd --data-fail reject
+	run --separate-stderr send --to hd@health.example --subject x \
+	    "$MASTER" <<<'x'
+	[ "$status" -eq 65 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "smtp-send: smtp://127.0.0.1:$SMTPD_PORT: message rejected (554)" ]
+	received_nothing
+}
+
+@test "no reply after the message was sent: 75, no receipt, and no second copy" {
+	unset SMTPD_USER SMTPD_PASSWORD
+	start_tls_smtpd --data-fail hang
+	run --separate-stderr send --to hd@health.example --subject x \
+	    --timeout 1 --retries 3 "$MASTER" <<<'x'
+	[ "$status" -eq 75 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "smtp-send: smtp://127.0.0.1:$SMTPD_PORT: the connection failed after the message was sent and before the server confirmed it ("*"); it may have been delivered" ]]
+	# The server holds the one copy it got; smtp-send did not try again.
+	[ "$(ls "$MAILDIR")" = "1.eml
+1.json" ]
+}
+
 @test "connection refused: retried with backoff, then 75" {
 	port=$(free_port)
 	run --separate-stderr smtp-send --server "smtp://127.0.0.1:$port" \

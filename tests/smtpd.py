@@ -3,7 +3,8 @@
 
     smtpd.py --port N --maildir DIR [--tls starttls|implicit|none]
              [--cert PEM --key KEY] [--no-require-starttls]
-             [--reject ADDR ...] [--auth-exclude MECH ...] [--silent]
+             [--reject ADDR ...] [--defer ADDR ...] [--auth-exclude MECH ...]
+             [--data-fail reject|hang] [--silent]
 
 Authentication: when SMTPD_USER and SMTPD_PASSWORD are set, AUTH PLAIN and
 LOGIN are offered (only under TLS unless --tls none) and required before
@@ -13,7 +14,10 @@ only LOGIN on offer (and the other way round).
 Each accepted message is written to DIR as N.eml (the bytes exactly as
 received) and N.json (envelope: mail_from, rcpt_tos, the authenticated login,
 whether the session was under TLS), each complete before it appears.
---reject ADDR answers RCPT TO:<ADDR> with 550.  --silent accepts connections
+--reject ADDR answers RCPT TO:<ADDR> with 550, --defer ADDR with 450.
+--data-fail reject answers the end of DATA with 554 and keeps nothing;
+--data-fail hang keeps the message and never answers (the client cannot know
+whether it was delivered).  --silent accepts connections
 and never says a word (for timeout tests).  Prints "ready PORT" on stdout
 once it is listening; stops on SIGTERM or SIGINT.
 """
@@ -35,19 +39,25 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Handler:
-    def __init__(self, maildir, reject):
+    def __init__(self, maildir, reject, defer, data_fail):
         self.maildir = maildir
         self.reject = {a.lower() for a in reject}
+        self.defer = {a.lower() for a in defer}
+        self.data_fail = data_fail
         self.counter = itertools.count(1)
 
     async def handle_RCPT(self, server, session, envelope, address,
                           rcpt_options):
         if address.lower() in self.reject:
             return "550 5.1.1 Recipient address rejected"
+        if address.lower() in self.defer:
+            return "450 4.2.1 Mailbox busy, try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_fail == "reject":
+            return "554 5.6.0 Message content rejected"
         n = next(self.counter)
         meta = {
             "mail_from": envelope.mail_from,
@@ -62,6 +72,8 @@ class Handler:
                     envelope.original_content)
         write_whole(os.path.join(self.maildir, "%d.json" % n),
                     json.dumps(meta).encode())
+        if self.data_fail == "hang":
+            await asyncio.sleep(3600)
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -109,6 +121,8 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--no-require-starttls", action="store_true")
     ap.add_argument("--reject", action="append", default=[])
+    ap.add_argument("--defer", action="append", default=[])
+    ap.add_argument("--data-fail", choices=["reject", "hang"])
     ap.add_argument("--auth-exclude", action="append", default=[])
     ap.add_argument("--silent", action="store_true")
     args = ap.parse_args()
@@ -150,7 +164,8 @@ def main():
         kwargs["auth_require_tls"] = args.tls == "starttls"
         kwargs["auth_exclude_mechanism"] = args.auth_exclude
 
-    controller = Controller(Handler(args.maildir, args.reject), **kwargs)
+    controller = Controller(Handler(args.maildir, args.reject, args.defer,
+                                 args.data_fail), **kwargs)
     controller.start()
     print("ready %d" % args.port, flush=True)
     stop.wait()

@@ -593,7 +593,7 @@ receipt_target(const struct options *o, const char *message_id)
 int
 main(int argc, char *argv[])
 {
-	struct options o = { .retries = 3, .timeout = 60 };
+	struct options o = { .retries = 3, .timeout = 30 };
 	struct attachment *att;
 	struct trace t;
 	struct outcome out = { 0, 0, NULL };
