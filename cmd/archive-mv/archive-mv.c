@@ -381,13 +381,9 @@ archive_file(struct archive *ar, const char *src, const struct expect *want)
 	if (want->have_bytes && (uint64_t)st.st_size != want->bytes)
 		return changed(src, "size");
 	ready_day_dir(ar);
+	/* a regular file's path never ends in '/': base is not empty */
 	copy = xstrdup(src);
 	base = strrchr(copy, '/') != NULL ? strrchr(copy, '/') + 1 : copy;
-	if (*base == '\0') {
-		warn("%s: not a regular file, left in place", src);
-		free(copy);
-		return EX_DATAERR;
-	}
 	status = -1;
 	if (st.st_dev == ar->day_dev)
 		status = move_by_rename(ar, src, base, want);

@@ -32,9 +32,13 @@
 #	directory exits 73.
 #
 # job_step STEP CMD [ARG...]
-#	Runs CMD (a program or a shell function; fd 9 closed) unless STEP
-#	is already done in an unfinished earlier run for this date (and
-#	not --force).  Logs one line, "TIME JOB DATE STEP ok", "... STEP
+#	Runs CMD unless STEP is already done in an unfinished earlier run
+#	for this date (and not --force).  CMD is a program or a shell
+#	function; it runs in a subshell with set -e (a function stops at
+#	its first failing command; variables it sets do not outlive it:
+#	steps hand each other files) and without fd 9.  Call job_step as
+#	a plain command, not in an if or after && or ||, where the shell
+#	would ignore set -e.  Logs one line, "TIME JOB DATE STEP ok", "... STEP
 #	skipped (done in an earlier run)" or "... STEP failed (status N)".
 #	On failure sends the alert and exits with CMD's status.  STEP is
 #	letters, digits, '.', '_' and '-'.
@@ -164,8 +168,10 @@ job_start() {
 	JOB_LEDGER=$JOB_DIR/ledger
 	mkdir -p "$JOB_STAGING" "$JOB_ARCHIVE" "$JOB_DIR/steps" 2>/dev/null ||
 	    _job_die 73 "cannot create the state directory $JOB_DIR"
-	exec 9>>"$JOB_DIR/lock" ||
+	# a failed exec redirection would end the shell with no word of ours
+	{ : >> "$JOB_DIR/lock"; } 2>/dev/null ||
 	    _job_die 73 "cannot open the lock $JOB_DIR/lock"
+	exec 9>>"$JOB_DIR/lock"
 	if ! flock -n 9; then
 		case $_job_wait in
 		no)
@@ -200,10 +206,22 @@ _job_mark_done() {
 	    _job_say "cannot record step $1 as done"
 }
 
-# _job_exec N ARG...: runs ARG... less its first N, with fd 9 closed
+# _job_exec N ARG...: runs ARG... less its first N in a subshell, with
+# set -e (so a shell function stops at its first failing command) and fd 9
+# closed; sets _job_status.  Called as a plain command, never in a
+# condition, where the shell would ignore set -e.
 _job_exec() {
-	shift $(($1 + 1))
-	"$@" 9>&-
+	case $- in
+	*e*) _job_errexit=1; set +e ;;
+	*) _job_errexit=0 ;;
+	esac
+	(
+		shift $(($1 + 1))
+		set -e
+		"$@"
+	) 9>&-
+	_job_status=$?
+	[ "$_job_errexit" = 0 ] || set -e
 }
 
 # _job_alert STEP STATUS
@@ -253,12 +271,10 @@ job_step() {
 		job_log "$1 skipped (done in an earlier run)"
 		return 0
 	fi
-	if _job_exec 1 "$@"; then
-		_job_mark_done "$1"
-		job_log "$1 ok"
-	else
-		_job_fail "$1" $?
-	fi
+	_job_exec 1 "$@"
+	[ "$_job_status" = 0 ] || _job_fail "$1" "$_job_status"
+	_job_mark_done "$1"
+	job_log "$1 ok"
 }
 
 # _job_check_entry KEY SHA256 TARGET
@@ -344,13 +360,11 @@ _job_deliver() {
 		_job_mark_done "$2"
 		return 0
 	fi
-	if _job_exec 5 "$@"; then
-		ledger_record "$3" "$1" "$5"
-		_job_mark_done "$2"
-		job_log "$2 ok ($JOB_LEDGER_KIND)"
-	else
-		_job_fail "$2" $?
-	fi
+	_job_exec 5 "$@"
+	[ "$_job_status" = 0 ] || _job_fail "$2" "$_job_status"
+	ledger_record "$3" "$1" "$5"
+	_job_mark_done "$2"
+	job_log "$2 ok ($JOB_LEDGER_KIND)"
 }
 
 job_deliver() {

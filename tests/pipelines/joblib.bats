@@ -180,6 +180,24 @@ demo 2024-03-05 done" ]
 	[ ! -e "$STATE/steps/2024-03-05" ]
 }
 
+@test "a step that is a shell function stops at its first failing command" {
+	# no set -e in this job: job_step gives its steps one of their own
+	cat > "$W/func.sh" <<'EOF'
+. "$TOP/pipelines/lib/job.sh"
+two_parts() {
+	false
+	: > "$W/second-part-ran"
+}
+job_start demo 2024-03-05
+job_step two_parts two_parts
+: > "$W/after-the-step"
+EOF
+	run sh "$W/func.sh"
+	[ "$status" -eq 1 ]
+	[ "$(log_of "$output" | tail -n 1)" = "demo 2024-03-05 two_parts failed (status 1)" ]
+	[ ! -e "$W/second-part-ran" ] && [ ! -e "$W/after-the-step" ]
+}
+
 @test "--force after a failure runs every step again" {
 	FAIL_AT=deliver sh "$W/demo.sh" 2>/dev/null || [ $? -eq 69 ]
 	run sh "$W/demo.sh" --force
