@@ -38,7 +38,7 @@
 #	its first failing command; variables it sets do not outlive it:
 #	steps hand each other files) and without fd 9.  Call job_step as
 #	a plain command, not in an if or after && or ||, where the shell
-#	would ignore set -e.  Logs one line, "TIME JOB DATE STEP ok", "... STEP
+#	would ignore set -e.  A bad STEP name exits 70 (a bug in the job).  Logs one line, "TIME JOB DATE STEP ok", "... STEP
 #	skipped (done in an earlier run)" or "... STEP failed (status N)".
 #	On failure sends the alert and exits with CMD's status.  STEP is
 #	letters, digits, '.', '_' and '-'.
@@ -186,13 +186,17 @@ job_start() {
 			    _job_die 75 "another run still holds the lock after $_job_wait seconds" ;;
 		esac
 	fi
-	job_log "start$([ "$JOB_FORCE" = 1 ] && echo ' (--force)')"
+	if [ "$JOB_FORCE" = 1 ]; then
+		job_log "start (--force)"
+	else
+		job_log start
+	fi
 }
 
 _job_check_step() {
 	case $1 in
-	'' | *[!A-Za-z0-9_.-]*)
-		_job_die 70 "a step name is letters, digits, '.', '_' and '-'" ;;
+	'' | .* | *[!A-Za-z0-9_.-]*)
+		_job_die 70 "$1: a step name is letters, digits, '.', '_' and '-', not first '.'" ;;
 	esac
 }
 

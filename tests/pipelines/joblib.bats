@@ -198,6 +198,20 @@ EOF
 	[ ! -e "$W/second-part-ran" ] && [ ! -e "$W/after-the-step" ]
 }
 
+@test "a bad step name is a bug in the job: 70" {
+	cat > "$W/badstep.sh" <<'EOF'
+. "$TOP/pipelines/lib/job.sh"
+job_start demo 2024-03-05
+job_step "$1" true
+EOF
+	for name in '..' 'with space' 'a/b' ''; do
+		run sh "$W/badstep.sh" "$name"
+		[ "$status" -eq 70 ]
+		[ "${lines[1]}" = "demo: $name: a step name is letters, digits, '.', '_' and '-', not first '.'" ]
+	done
+	[ -z "$(ls -A "$STATE/steps")" ]
+}
+
 @test "--force after a failure runs every step again" {
 	FAIL_AT=deliver sh "$W/demo.sh" 2>/dev/null || [ $? -eq 69 ]
 	run sh "$W/demo.sh" --force
