@@ -163,6 +163,24 @@ part: application/octet-stream; name=blob.bin; cte=base64; bytes=3; sha256=$(sha
 	grep -q '^Content-Transfer-Encoding: quoted-printable' "$MAILDIR/1.eml"
 }
 
+@test "many recipients: the To header is folded, and each one gets the message" {
+	unset SMTPD_USER SMTPD_PASSWORD
+	start_tls_smtpd
+	args=() want=()
+	for i in 1 2 3 4 5 6; do
+		args+=(--to "epidemiology.team.$i@health-department.example")
+		want+=("epidemiology.team.$i@health-department.example")
+	done
+	run --separate-stderr send "${args[@]}" --subject x <<<'x'
+	[ "$status" -eq 0 ]
+	list=$(IFS=,; echo "${want[*]}")
+	said "envelope-to: $list"
+	said "to: ${list//,/, }"
+	sed '/^\r$/q' "$MAILDIR/1.eml" | sed -n '/^To:/,/^[^ ]/{/^To:/p;/^ /p}' > to
+	[ "$(wc -l < to)" -eq 6 ]
+	[ "$(awk '{ sub(/\r$/, ""); if (length > 78) n++ } END { print n + 0 }' to)" = 0 ]
+}
+
 @test "an ASCII subject that looks like an encoded word is encoded, not decoded" {
 	unset SMTPD_USER SMTPD_PASSWORD
 	start_tls_smtpd

@@ -441,7 +441,6 @@ classify(CURLcode res, const struct trace *t, const char *where,
 		if (att[i].failed == 0)
 			continue;
 		o.status = att[i].failed > 0 ? EX_IOERR : EX_DATAERR;
-		errno = att[i].failed > 0 ? att[i].failed : 0;
 		o.message = att[i].failed > 0 ?
 		    xasprintf("%s: read error: %s; nothing was sent",
 		    att[i].path, strerror(att[i].failed)) :
@@ -460,9 +459,8 @@ classify(CURLcode res, const struct trace *t, const char *where,
 	case CURLE_COULDNT_CONNECT:
 		o.status = EX_TEMPFAIL;
 		o.retry = 1;
-		o.message = xasprintf("%s: cannot connect (%s)", where,
-		    errbuf[0] != '\0' ? "refused or unreachable" :
-		    curl_easy_strerror(res));
+		o.message = xasprintf("%s: cannot connect (refused or "
+		    "unreachable)", where);
 		return o;
 	case CURLE_USE_SSL_FAILED:
 		o.status = EX_NOPERM;
@@ -552,42 +550,104 @@ classify(CURLcode res, const struct trace *t, const char *where,
 	return o;
 }
 
+/* Addresses, percent-encoded, joined with commas (RFC 6068 "to"). */
+static char *
+mailto_list(char *const *addr, size_t count)
+{
+	char *list = xstrdup(""), *escaped, *longer;
+
+	for (size_t i = 0; i < count; i++) {
+		escaped = uri_escape(addr[i]);
+		longer = xasprintf("%s%s%s", list, i > 0 ? "," : "", escaped);
+		free(escaped);
+		free(list);
+		list = longer;
+	}
+	return list;
+}
+
+/* "mailto:TO,TO?cc=CC,CC&message-id=%3C...%3E" */
 static char *
 receipt_target(const struct options *o, const char *message_id)
 {
-	size_t cap = 64 + strlen(message_id) * 3;
-	char *target, *escaped;
+	char *to = mailto_list(o->to, o->to_count);
+	char *cc = mailto_list(o->cc, o->cc_count);
+	char *id = uri_escape(message_id);
+	char *target = xasprintf("mailto:%s?%s%s%smessage-id=%s", to,
+	    o->cc_count > 0 ? "cc=" : "", cc, o->cc_count > 0 ? "&" : "", id);
+
+	free(to);
+	free(cc);
+	free(id);
+	return target;
+}
+
+static struct curl_slist *
+message_headers(const struct options *o, const char *message_id)
+{
+	struct curl_slist *headers = NULL;
+	char *subject = header_unstructured("Subject", o->subject);
+
+	if (subject == NULL)
+		die(EX_USAGE, "--subject: expected one line of UTF-8 text");
+	headers = append_header(headers, header_date());
+	headers = append_header(headers, xasprintf("From: %s", o->from));
+	headers = append_header(headers,
+	    header_address_list("To", o->to, o->to_count));
+	if (o->cc_count > 0)
+		headers = append_header(headers,
+		    header_address_list("Cc", o->cc, o->cc_count));
+	headers = append_header(headers, subject);
+	headers = append_header(headers,
+	    xasprintf("Message-ID: %s", message_id));
+	return headers;
+}
+
+static struct curl_slist *
+envelope_recipients(const struct options *o)
+{
+	struct curl_slist *rcpt = NULL;
 
 	for (size_t i = 0; i < o->to_count; i++)
-		cap += strlen(o->to[i]) * 3 + 1;
+		rcpt = append_header(rcpt, xasprintf("<%s>", o->to[i]));
 	for (size_t i = 0; i < o->cc_count; i++)
-		cap += strlen(o->cc[i]) * 3 + 1;
-	target = xmalloc(cap);
-	strcpy(target, "mailto:");
-	for (size_t i = 0; i < o->to_count; i++) {
-		escaped = uri_escape(o->to[i]);
-		if (i > 0)
-			strcat(target, ",");
-		strcat(target, escaped);
-		free(escaped);
+		rcpt = append_header(rcpt, xasprintf("<%s>", o->cc[i]));
+	return rcpt;
+}
+
+/*
+ * Connection, TLS and login settings. Verification is never switched
+ * off; CURLOPT_VERBOSE only feeds trace_cb, which prints nothing.
+ */
+static void
+setup_transfer(CURL *curl, const struct options *o, int implicit_tls,
+    const char *password, char *errbuf, struct trace *t)
+{
+	curl_easy_setopt(curl, CURLOPT_URL, o->server);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	if (!implicit_tls)
+		curl_easy_setopt(curl, CURLOPT_USE_SSL, o->tls != NULL &&
+		    strcmp(o->tls, "none") == 0 ? CURLUSESSL_NONE :
+		    CURLUSESSL_ALL);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+	if (o->cacert != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, o->cacert);
+	if (o->user != NULL) {
+		curl_easy_setopt(curl, CURLOPT_USERNAME, o->user);
+		curl_easy_setopt(curl, CURLOPT_PASSWORD, password);
 	}
-	strcat(target, "?");
-	if (o->cc_count > 0) {
-		strcat(target, "cc=");
-		for (size_t i = 0; i < o->cc_count; i++) {
-			escaped = uri_escape(o->cc[i]);
-			if (i > 0)
-				strcat(target, ",");
-			strcat(target, escaped);
-			free(escaped);
-		}
-		strcat(target, "&");
-	}
-	escaped = uri_escape(message_id);
-	strcat(target, "message-id=");
-	strcat(target, escaped);
-	free(escaped);
-	return target;
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, o->timeout);
+	curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, o->timeout);
+	/* A transfer stalled for the timeout counts as timed out. */
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, o->timeout);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, trace_cb);
+	curl_easy_setopt(curl, CURLOPT_DEBUGDATA, t);
+	curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
 }
 
 int
@@ -598,7 +658,7 @@ main(int argc, char *argv[])
 	struct trace t;
 	struct outcome out = { 0, 0, NULL };
 	struct csv_writer w;
-	struct curl_slist *headers = NULL, *rcpt = NULL;
+	struct curl_slist *headers, *rcpt;
 	char errbuf[CURL_ERROR_SIZE], body_sha256[SHA256_HEX_LEN + 1];
 	char *where, *message_id, *password = NULL, *sender, *body, *target;
 	uint64_t body_bytes;
@@ -688,62 +748,17 @@ main(int argc, char *argv[])
 		die(EX_SOFTWARE, "cannot start libcurl");
 
 	message_id = message_id_new(strchr(o.from, '@') + 1);
-	headers = append_header(headers, header_date());
-	headers = append_header(headers, xasprintf("From: %s", o.from));
-	headers = append_header(headers,
-	    header_address_list("To", o.to, o.to_count));
-	if (o.cc_count > 0)
-		headers = append_header(headers,
-		    header_address_list("Cc", o.cc, o.cc_count));
-	{
-		char *subject = header_unstructured("Subject", o.subject);
-
-		if (subject == NULL)
-			die(EX_USAGE, "--subject: expected one line of UTF-8 "
-			    "text");
-		headers = append_header(headers, subject);
-	}
-	headers = append_header(headers,
-	    xasprintf("Message-ID: %s", message_id));
-	for (size_t i = 0; i < o.to_count; i++)
-		rcpt = append_header(rcpt, xasprintf("<%s>", o.to[i]));
-	for (size_t i = 0; i < o.cc_count; i++)
-		rcpt = append_header(rcpt, xasprintf("<%s>", o.cc[i]));
+	headers = message_headers(&o, message_id);
+	rcpt = envelope_recipients(&o);
 	sender = xasprintf("<%s>", o.from);
 	mime = build_mime(curl, body, body_len, att, att_count);
-
-	curl_easy_setopt(curl, CURLOPT_URL, o.server);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	setup_transfer(curl, &o, implicit_tls, password, errbuf, &t);
 	curl_easy_setopt(curl, CURLOPT_MAIL_FROM, sender);
 	curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
 	/* One rejected recipient stops the whole message: no partial sends. */
 	curl_easy_setopt(curl, CURLOPT_MAIL_RCPT_ALLOWFAILS, 0L);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
-	curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-	if (!implicit_tls)
-		curl_easy_setopt(curl, CURLOPT_USE_SSL, o.tls != NULL &&
-		    strcmp(o.tls, "none") == 0 ? CURLUSESSL_NONE :
-		    CURLUSESSL_ALL);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-	if (o.cacert != NULL)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, o.cacert);
-	if (o.user != NULL) {
-		curl_easy_setopt(curl, CURLOPT_USERNAME, o.user);
-		curl_easy_setopt(curl, CURLOPT_PASSWORD, password);
-	}
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, o.timeout);
-	curl_easy_setopt(curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, o.timeout);
-	/* A transfer stalled for the timeout counts as timed out. */
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, o.timeout);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, trace_cb);
-	curl_easy_setopt(curl, CURLOPT_DEBUGDATA, &t);
-	curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
 
 	for (long attempt = 0;; attempt++) {
 		unsigned int delay;
