@@ -38,7 +38,6 @@ union param_value {
 	DBBIGINT big;
 	DBDECIMAL dec;
 	DBDATETIME dt;
-	DBDATETIMEALL dta;
 };
 
 struct db {
@@ -52,7 +51,11 @@ struct db {
 	int lost;		/* the connection loss was reported */
 	int dead;
 	int iconv_reported;
+	int timeouts;		/* SYBETIME calls for this statement */
+	int timed_out;		/* reported; the cancel may keep the link */
 	const char *context;
+	int error_number;	/* the last server error since the statement */
+	char *error_text;	/* its text, redacted */
 	const struct db_param *params;	/* in flight, for redaction */
 	size_t param_count;
 	int columns;
@@ -199,7 +202,8 @@ mark_lost(struct db *db, const char *what)
 {
 	db->dead = 1;
 	db->status = worst_status(db->status, EX_TEMPFAIL);
-	if (!db->lost)
+	/* After a timeout the closing is no news. */
+	if (!db->lost && !db->timed_out)
 		warn("%s%s", context_of(db), what);
 	db->lost = 1;
 }
@@ -220,15 +224,24 @@ on_error(DBPROCESS *proc, int severity, int dberr, int oserr, char *dberrstr,
 	}
 	if (db->phase == PHASE_CONNECT) {
 		error_while_connecting(db, dberr, oserr, dberrstr);
-		return dberr == SYBETIME ? INT_TIMEOUT : INT_CANCEL;
+		/* INT_TIMEOUT would send a cancel and wait on: close. */
+		return INT_CANCEL;
 	}
 	switch (dberr) {
 	case SYBETIME:
+		/*
+		 * The first time, INT_TIMEOUT sends the server a cancel and
+		 * waits once more; a server that does not answer even that
+		 * gets the connection closed.
+		 */
+		if (db->timeouts++ > 0)
+			return INT_CANCEL;
 		what = xasprintf("query timed out: nothing from the server "
 		    "for %d s", db->s.query_timeout);
-		mark_lost(db, what);
+		warn("%s%s", context_of(db), what);
 		free(what);
-		/* INT_TIMEOUT: db-lib gives up on the reply. */
+		db->timed_out = 1;
+		db->status = worst_status(db->status, EX_TEMPFAIL);
 		return INT_TIMEOUT;
 	case SYBESEOF:
 	case SYBEREAD:
@@ -236,6 +249,10 @@ on_error(DBPROCESS *proc, int severity, int dberr, int oserr, char *dberrstr,
 	case SYBECONN:
 	case SYBEFCON:
 		mark_lost(db, "lost the connection to the server");
+		break;
+	case SYBESMSG:
+		/* "check messages from the server": on_message did */
+		db->status = worst_status(db->status, EX_DATAERR);
 		break;
 	case SYBEICONVIU:
 	case SYBEICONVI:
@@ -297,6 +314,9 @@ on_message(DBPROCESS *proc, DBINT msgno, int msgstate, int severity,
 		warn("%sserver error %d, line %d: %s", context_of(db),
 		    (int)msgno, line, text);
 		db->status = worst_status(db->status, EX_DATAERR);
+		db->error_number = (int)msgno;
+		free(db->error_text);
+		db->error_text = xstrdup(text);
 	}
 	free(text);
 	return 0;
@@ -611,6 +631,7 @@ db_free(struct db *db)
 	free(db->connect_message);
 	free(db->coltype);
 	free(db->buf);
+	free(db->error_text);
 	free(db);
 }
 
@@ -732,6 +753,13 @@ db_dead(const struct db *db)
 	return db->dead;
 }
 
+const char *
+db_last_error(const struct db *db, int *number)
+{
+	*number = db->error_number;
+	return db->error_text;
+}
+
 static int
 check_dead(struct db *db)
 {
@@ -746,6 +774,9 @@ begin_statement(struct db *db, const struct db_param *params, size_t count)
 	if (db->dead)
 		return db->status != 0 ? db->status : EX_TEMPFAIL;
 	db->status = 0;
+	db->error_number = 0;
+	free(db->error_text);
+	db->error_text = NULL;
 	db->params = params;
 	db->param_count = count;
 	db->columns = 0;
@@ -814,13 +845,15 @@ bind_value(struct db *db, const struct db_param *pm, union param_value *v,
 		return 0;
 	}
 	case DB_DATE:
+		/*
+		 * dbrpcparam takes no DATE value (it counts the type both
+		 * fixed and nullable): the checked YYYY-MM-DD goes as text,
+		 * which the declaration "@name date" converts exactly.
+		 */
 		if (parse_stamp(pm->value, pm->len, 0, &t) != 0)
 			return -1;
-		memset(&v->dta, 0, sizeof v->dta);
-		v->dta.date = (DBINT)days_since_1900(t.year, t.month, t.day);
-		v->dta.has_date = 1;
-		*type = SYBMSDATE;
-		*len = sizeof v->dta;
+		*type = TDS_NVARCHAR;
+		*len = (DBINT)pm->len;
 		return 0;
 	case DB_DATETIME: {
 		long ms;
@@ -909,7 +942,7 @@ db_execute(struct db *db, const char *sql, const struct db_param *params,
 				[DB_INT] = SYBINT4,
 				[DB_BIGINT] = SYBINT8,
 				[DB_DECIMAL] = SYBDECIMAL,
-				[DB_DATE] = SYBMSDATE,
+				[DB_DATE] = TDS_NVARCHAR,
 				[DB_DATETIME] = SYBDATETIME,
 			};
 
@@ -928,7 +961,7 @@ db_execute(struct db *db, const char *sql, const struct db_param *params,
 			db->status = EX_DATAERR;
 			return EX_DATAERR;
 		}
-		data = pm->type == DB_NVARCHAR ? (BYTE *)pm->value :
+		data = type == TDS_NVARCHAR ? (BYTE *)pm->value :
 		    (BYTE *)&values[i];
 		name = xasprintf("@%s", pm->name);
 		rc = dbrpcparam(db->proc, name, 0, type, -1, len, data);

@@ -111,5 +111,10 @@ int db_drain(struct db *db);
 int db_status(const struct db *db);
 /* 1 when the connection is unusable. */
 int db_dead(const struct db *db);
+/*
+ * The last server error of the statement sent (its text redacted as in
+ * the messages on stderr) and its number; NULL and 0 when none.
+ */
+const char *db_last_error(const struct db *db, int *number);
 
 #endif
