@@ -1,0 +1,612 @@
+/* box-upload: upload files into a Box folder, as new files or versions */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "box.h"
+#include "csvio.h"
+#include "digest.h"
+#include "err.h"
+#include "jwt.h"
+#include "mem.h"
+#include "receipt.h"
+#include "secret.h"
+
+/* Larger files go up in an upload session (Box: "over 50MB"). */
+#define SESSION_THRESHOLD	50000000ull
+/* A part size beyond this is not one Box would choose. */
+#define PART_SIZE_MAX		(512ull * 1024 * 1024)
+/* How many 202 "still processing" answers a commit may get. */
+#define COMMIT_WAITS		60
+
+struct upload {
+	const char *path;	/* as given, for messages and the receipt */
+	const char *name;	/* the Box name */
+	const char *folder_id;
+	int fd;
+	struct box_hashes local;
+	char *file_id;		/* the existing file, for a new version */
+	json_t *result;		/* Box's file object after the upload */
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s (--folder id | --folder-path a/b/c "
+	    "[--mkdir])\n"
+	    "       " BOXOPT_USAGE " file ...\n", progname);
+	exit(EX_USAGE);
+}
+
+/* Box refuses these names; say so before sending anything. */
+static int
+valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 0 && len <= 255 && strchr(name, '\\') == NULL &&
+	    strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+	    name[len - 1] != ' ';
+}
+
+/* The conflict of a 409 when it is a file: its id, for a new version. */
+static int
+take_conflict(struct upload *up, const struct box_response *rs,
+    const char *what)
+{
+	const json_t *c = box_conflict(rs->json);
+	const char *type = box_str(c, "type"), *id = box_str(c, "id");
+
+	if (type != NULL && strcmp(type, "file") == 0 && id != NULL) {
+		free(up->file_id);
+		up->file_id = xstrdup(id);
+		return 0;
+	}
+	if (type != NULL && strcmp(type, "folder") == 0) {
+		warn("%s: a folder of that name is in the way", what);
+		return EX_CANTCREAT;
+	}
+	return box_http_fail(rs, what);
+}
+
+/* OPTIONS /files/content: a new file, a new version, or a refusal. */
+static int
+preflight(struct box *b, struct upload *up, const char *what)
+{
+	struct box_request rq = { .method = "OPTIONS", .out_fd = -1 };
+	struct box_response rs = { 0 };
+	char *url = box_api_url(b, "/files/content");
+	int status;
+
+	rq.url = url;
+	rq.json = json_pack("{s:s, s:{s:s}, s:I}", "name", up->name, "parent",
+	    "id", up->folder_id, "size", (json_int_t)up->local.bytes);
+	status = box_request(b, &rq, &rs, what);
+	if (status == 0 && rs.http == 409)
+		status = take_conflict(up, &rs, what);
+	else if (status == 0 && rs.http != 200)
+		status = box_http_fail(&rs, what);
+	box_response_free(&rs);
+	json_decref(rq.json);
+	free(url);
+	return status;
+}
+
+/* Keeps Box's file object from {entries:[file]}. */
+static int
+keep_result(struct upload *up, struct box_response *rs, const char *what)
+{
+	json_t *file = json_array_get(json_object_get(rs->json, "entries"),
+	    0);
+
+	if (!json_is_object(file) || box_str(file, "id") == NULL) {
+		warn("%s: Box's answer names no file", what);
+		return EX_UNAVAILABLE;
+	}
+	json_decref(up->result);
+	up->result = json_incref(file);
+	return 0;
+}
+
+/* Status for a 400 that says the bytes did not arrive as sent. */
+static int
+digest_refused(const struct box_response *rs, const char *what)
+{
+	const char *code = box_str(rs->json, "code");
+
+	if (rs->http == 400 && code != NULL && strstr(code, "digest") !=
+	    NULL) {
+		box_http_fail(rs, what);
+		return EX_IOERR;
+	}
+	return box_http_fail(rs, what);
+}
+
+/* A multipart POST of the whole file (attributes first, as Box wants). */
+static int
+upload_simple(struct box *b, struct upload *up, const char *what,
+    int *conflict)
+{
+	struct box_request rq = { .method = "POST", .out_fd = -1 };
+	struct box_response rs = { 0 };
+	curl_mime *mime = curl_mime_init(b->curl);
+	curl_mimepart *part;
+	json_t *attrs;
+	char *attrs_text, *url, *md5 = xasprintf("Content-MD5: %s",
+	    up->local.sha1);
+	const char *headers[] = { md5, NULL };
+	char fdpath[64];
+	int status;
+
+	if (up->file_id != NULL) {
+		url = box_upload_url(b, "/files/%s/content", up->file_id);
+		attrs = json_pack("{s:s}", "name", up->name);
+	} else {
+		url = box_upload_url(b, "/files/content");
+		attrs = json_pack("{s:s, s:{s:s}}", "name", up->name, "parent",
+		    "id", up->folder_id);
+	}
+	attrs_text = json_dumps(attrs, JSON_COMPACT);
+	json_decref(attrs);
+	part = curl_mime_addpart(mime);
+	curl_mime_name(part, "attributes");
+	curl_mime_data(part, attrs_text, CURL_ZERO_TERMINATED);
+	part = curl_mime_addpart(mime);
+	curl_mime_name(part, "file");
+	/* The very file we hashed, even if the path is replaced meanwhile. */
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", up->fd);
+	if (curl_mime_filedata(part, fdpath) != CURLE_OK) {
+		warn("%s: cannot read it:", up->path);
+		status = EX_NOINPUT;
+		goto out;
+	}
+	curl_mime_filename(part, up->name);
+	curl_mime_type(part, "application/octet-stream");
+	rq.url = url;
+	rq.mime = mime;
+	rq.headers = headers;
+	status = box_request(b, &rq, &rs, what);
+	if (status != 0)
+		goto out;
+	if (rs.http == 409 && up->file_id == NULL) {
+		/* Created by someone else since the pre-flight check. */
+		status = take_conflict(up, &rs, what);
+		if (status == 0)
+			*conflict = 1;
+	} else if (rs.http == 201 || rs.http == 200)
+		status = keep_result(up, &rs, what);
+	else
+		status = digest_refused(&rs, what);
+out:
+	box_response_free(&rs);
+	curl_mime_free(mime);
+	free(attrs_text);
+	free(url);
+	free(md5);
+	return status;
+}
+
+static char *
+digest_header(const unsigned char *sha1_raw)
+{
+	char *b64 = base64_encode(sha1_raw, 20);
+	char *header = xasprintf("Digest: sha=%s", b64);
+
+	free(b64);
+	return header;
+}
+
+/* Best effort: a failed session should not hold Box's parts. */
+static void
+abort_session(struct box *b, const char *abort_url, const char *what)
+{
+	struct box_request rq = { .method = "DELETE", .out_fd = -1 };
+	struct box_response rs = { 0 };
+	int saved_retries = b->opts.retries;
+
+	if (abort_url == NULL)
+		return;
+	rq.url = abort_url;
+	b->opts.retries = 0;
+	if (box_request(b, &rq, &rs, what) == 0 && rs.http != 204)
+		warn("%s: the upload session was not aborted (HTTP %ld)",
+		    what, rs.http);
+	b->opts.retries = saved_retries;
+	box_response_free(&rs);
+}
+
+/* PUT one part; Box's record of it is appended to parts. */
+static int
+put_part(struct box *b, const char *part_url, const unsigned char *buf,
+    uint64_t offset, size_t len, uint64_t total, json_t *parts,
+    const char *what)
+{
+	struct box_request rq = { .method = "PUT", .out_fd = -1 };
+	struct box_response rs = { 0 };
+	struct digest *d = digest_new("sha1");
+	unsigned char raw[20];
+	char hex[41], *digest, *range;
+	const char *headers[4];
+	json_t *part;
+	int status;
+
+	digest_update(d, buf, len);
+	digest_final(d, hex, raw);
+	digest = digest_header(raw);
+	range = xasprintf("Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%"
+	    PRIu64, offset, offset + len - 1, total);
+	headers[0] = digest;
+	headers[1] = range;
+	headers[2] = "Content-Type: application/octet-stream";
+	headers[3] = NULL;
+	rq.url = part_url;
+	rq.data = buf;
+	rq.data_len = len;
+	rq.headers = headers;
+	status = box_request(b, &rq, &rs, what);
+	if (status != 0)
+		goto out;
+	if (rs.http != 200) {
+		status = digest_refused(&rs, what);
+		goto out;
+	}
+	part = json_object_get(rs.json, "part");
+	if (!json_is_object(part) || box_str(part, "part_id") == NULL) {
+		warn("%s: Box's answer names no part", what);
+		status = EX_UNAVAILABLE;
+		goto out;
+	}
+	if (box_str(part, "sha1") != NULL &&
+	    strcasecmp(box_str(part, "sha1"), hex) != 0) {
+		warn("%s: Box holds SHA-1 %s for the part at %" PRIu64
+		    ", %s was sent", what, box_str(part, "sha1"), offset, hex);
+		status = EX_IOERR;
+		goto out;
+	}
+	json_array_append(parts, part);
+out:
+	box_response_free(&rs);
+	free(digest);
+	free(range);
+	return status;
+}
+
+static int
+commit_session(struct box *b, struct upload *up, const char *commit_url,
+    json_t *parts, const unsigned char *sha1_raw, const char *what,
+    int *conflict)
+{
+	struct box_request rq = { .method = "POST", .out_fd = -1 };
+	struct box_response rs = { 0 };
+	char *digest = digest_header(sha1_raw);
+	const char *headers[] = { digest, NULL };
+	int status, waits = 0;
+
+	rq.url = commit_url;
+	rq.json = json_pack("{s:O}", "parts", parts);
+	rq.headers = headers;
+	for (;;) {
+		status = box_request(b, &rq, &rs, what);
+		if (status != 0 || rs.http != 202)
+			break;
+		/* Parts still being processed: Box says when to ask again. */
+		if (++waits > COMMIT_WAITS) {
+			warn("%s: Box is still processing the parts; giving "
+			    "up", what);
+			status = EX_TEMPFAIL;
+			break;
+		}
+		box_wait(&rs, 0);
+	}
+	if (status == 0) {
+		if (rs.http == 201 || rs.http == 200)
+			status = keep_result(up, &rs, what);
+		else if (rs.http == 409 && up->file_id == NULL) {
+			status = take_conflict(up, &rs, what);
+			if (status == 0)
+				*conflict = 1;
+		} else
+			status = digest_refused(&rs, what);
+	}
+	box_response_free(&rs);
+	json_decref(rq.json);
+	free(digest);
+	return status;
+}
+
+/* An upload session: parts of Box's part_size, each with its SHA-1. */
+static int
+upload_session(struct box *b, struct upload *up, const char *what,
+    int *conflict)
+{
+	struct box_request rq = { .method = "POST", .out_fd = -1 };
+	struct box_response rs = { 0 };
+	const json_t *ends;
+	json_t *parts = json_array();
+	struct digest *whole = NULL;
+	unsigned char *buf = NULL, raw[20];
+	char hex[41], *url, *part_url = NULL, *commit_url = NULL,
+	    *abort_url = NULL;
+	json_int_t part_size;
+	uint64_t offset;
+	int status;
+
+	if (up->file_id != NULL) {
+		url = box_upload_url(b, "/files/%s/upload_sessions",
+		    up->file_id);
+		rq.json = json_pack("{s:I}", "file_size",
+		    (json_int_t)up->local.bytes);
+	} else {
+		url = box_upload_url(b, "/files/upload_sessions");
+		rq.json = json_pack("{s:s, s:I, s:s}", "folder_id",
+		    up->folder_id, "file_size", (json_int_t)up->local.bytes,
+		    "file_name", up->name);
+	}
+	rq.url = url;
+	status = box_request(b, &rq, &rs, what);
+	json_decref(rq.json);
+	free(url);
+	if (status != 0)
+		goto out;
+	if (rs.http == 409 && up->file_id == NULL) {
+		status = take_conflict(up, &rs, what);
+		if (status == 0)
+			*conflict = 1;
+		goto out;
+	}
+	if (rs.http != 201) {
+		status = box_http_fail(&rs, what);
+		goto out;
+	}
+	part_size = json_integer_value(json_object_get(rs.json, "part_size"));
+	ends = json_object_get(rs.json, "session_endpoints");
+	if (box_str(ends, "abort") != NULL)
+		abort_url = xstrdup(box_str(ends, "abort"));
+	if (box_str(ends, "upload_part") != NULL)
+		part_url = xstrdup(box_str(ends, "upload_part"));
+	if (box_str(ends, "commit") != NULL)
+		commit_url = xstrdup(box_str(ends, "commit"));
+	if (part_size <= 0 || (uint64_t)part_size > PART_SIZE_MAX ||
+	    part_url == NULL || commit_url == NULL) {
+		warn("%s: Box's upload session has no usable part_size or "
+		    "endpoints", what);
+		status = EX_UNAVAILABLE;
+		goto out;
+	}
+	buf = xmalloc((size_t)part_size);
+	whole = digest_new("sha1");
+	for (offset = 0; offset < up->local.bytes; ) {
+		uint64_t left = up->local.bytes - offset;
+		size_t want = left < (uint64_t)part_size ? (size_t)left :
+		    (size_t)part_size, got = 0;
+
+		while (got < want) {
+			ssize_t n = pread(up->fd, buf + got, want - got,
+			    (off_t)(offset + got));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = EIO;
+				warn("%s: read error:", up->path);
+				status = EX_IOERR;
+				goto out;
+			}
+			got += (size_t)n;
+		}
+		digest_update(whole, buf, want);
+		status = put_part(b, part_url, buf, offset, want,
+		    up->local.bytes, parts, what);
+		if (status != 0)
+			goto out;
+		offset += want;
+	}
+	digest_final(whole, hex, raw);
+	whole = NULL;
+	if (strcmp(hex, up->local.sha1) != 0) {
+		warn("%s: changed while it was being uploaded", up->path);
+		status = EX_IOERR;
+		goto out;
+	}
+	status = commit_session(b, up, commit_url, parts, raw, what,
+	    conflict);
+out:
+	if (whole != NULL)
+		digest_final(whole, NULL, NULL);
+	if (status != 0)
+		abort_session(b, abort_url, what);
+	box_response_free(&rs);
+	json_decref(parts);
+	free(buf);
+	free(part_url);
+	free(commit_url);
+	free(abort_url);
+	return status;
+}
+
+/* Box's SHA-1 and size of what it now holds must be the local file's. */
+static int
+verify(const struct upload *up, const char *what)
+{
+	const char *sha1 = box_str(up->result, "sha1");
+	json_t *size = json_object_get(up->result, "size");
+
+	if (sha1 == NULL || strcasecmp(sha1, up->local.sha1) != 0) {
+		warn("%s: Box reports SHA-1 %s, the local file has %s", what,
+		    sha1 != NULL ? sha1 : "(none)", up->local.sha1);
+		return EX_IOERR;
+	}
+	if (json_is_integer(size) &&
+	    (uint64_t)json_integer_value(size) != up->local.bytes) {
+		warn("%s: Box holds %" JSON_INTEGER_FORMAT " bytes, the local "
+		    "file has %" PRIu64, what, json_integer_value(size),
+		    up->local.bytes);
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+/* GET /folders/ID: a wrong id fails once, not once per file. */
+static int
+check_folder(struct box *b, const char *folder_id)
+{
+	struct box_request rq = { .method = "GET", .out_fd = -1 };
+	struct box_response rs = { 0 };
+	char *url = box_api_url(b, "/folders/%s?fields=id,name", folder_id);
+	char *what = xasprintf("folder %s", folder_id);
+	int status;
+
+	rq.url = url;
+	status = box_request(b, &rq, &rs, what);
+	if (status == 0 && rs.http != 200)
+		status = box_http_fail(&rs, what);
+	box_response_free(&rs);
+	free(url);
+	free(what);
+	return status;
+}
+
+static int
+upload_file(struct box *b, const char *folder_id, const char *path,
+    struct csv_writer *w)
+{
+	struct upload up = { .path = path, .folder_id = folder_id, .fd = -1 };
+	char *copy = xstrdup(path), *target;
+	const char *what = path;
+	struct stat st;
+	int status, conflict, tries;
+
+	up.name = basename(copy);
+	if (!valid_name(up.name)) {
+		warn("%s: not a name Box accepts (1 to 255 bytes, no '\\', "
+		    "no trailing space, not . or ..)", path);
+		status = EX_DATAERR;
+		goto out;
+	}
+	up.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (up.fd < 0 || fstat(up.fd, &st) != 0) {
+		warn("%s:", path);
+		status = EX_NOINPUT;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		warn("%s: not a regular file", path);
+		status = EX_NOINPUT;
+		goto out;
+	}
+	if (box_hash_fd(up.fd, &up.local) != 0) {
+		warn("%s: read error:", path);
+		status = EX_IOERR;
+		goto out;
+	}
+	status = preflight(b, &up, what);
+	/* A name taken after the check: once more, as a new version. */
+	for (tries = 0; status == 0 && tries < 2; tries++) {
+		conflict = 0;
+		if (up.local.bytes > SESSION_THRESHOLD)
+			status = upload_session(b, &up, what, &conflict);
+		else
+			status = upload_simple(b, &up, what, &conflict);
+		if (!conflict)
+			break;
+	}
+	if (status == 0 && up.result == NULL) {
+		warn("%s: the name kept changing hands on Box", what);
+		status = EX_TEMPFAIL;
+	}
+	if (status == 0)
+		status = verify(&up, what);
+	if (status != 0)
+		goto out;
+	target = box_target(folder_id, up.name, box_str(up.result, "id"));
+	receipt_row(w, path, up.local.bytes, up.local.sha256, target);
+	fflush(stdout);
+	free(target);
+out:
+	if (up.fd >= 0)
+		close(up.fd);
+	json_decref(up.result);
+	free(up.file_id);
+	free(copy);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "folder", required_argument, NULL, 'f' },
+		{ "folder-path", required_argument, NULL, 'p' },
+		{ "mkdir", no_argument, NULL, 'm' },
+		BOXOPT_LONG,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct box_opts bo;
+	struct box box;
+	struct csv_writer w;
+	const char *folder = NULL, *folder_path = NULL;
+	char *folder_id = NULL;
+	int ch, make = 0, status = 0, st, i, idx = 0;
+
+	setprogname(argv[0]);
+	box_opts_init(&bo);
+	while ((ch = getopt_long(argc, argv, "+", longopts, &idx)) != -1) {
+		switch (ch) {
+		case 'f':
+			folder = optarg;
+			break;
+		case 'p':
+			folder_path = optarg;
+			break;
+		case 'm':
+			make = 1;
+			break;
+		default:
+			if (!box_opts_apply(&bo, ch, longopts[idx].name,
+			    optarg))
+				usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || (folder == NULL) == (folder_path == NULL))
+		usage();
+	if (make && folder_path == NULL)
+		die(EX_USAGE, "--mkdir goes with --folder-path");
+	if (folder != NULL && !box_is_id(folder))
+		die(EX_USAGE, "%s: a Box folder id is a number", folder);
+
+	signal(SIGPIPE, SIG_IGN);
+	box_open(&box, &bo);
+	csv_writer_init(&w, stdout);
+	receipt_header(&w);
+	fflush(stdout);
+	if (folder_path != NULL)
+		status = box_folder_path(&box, folder_path, make, &folder_id);
+	else {
+		folder_id = xstrdup(folder);
+		status = check_folder(&box, folder_id);
+	}
+	for (i = 0; status == 0 && i < argc; i++) {
+		st = upload_file(&box, folder_id, argv[i], &w);
+		status = worst_status(status, st);
+		/* The service or the login failing fails every file alike. */
+		if (st == EX_TEMPFAIL || st == EX_NOPERM ||
+		    st == EX_UNAVAILABLE || st == EX_CONFIG)
+			break;
+	}
+	box_close(&box);
+	free(folder_id);
+	finish_stdout();
+	return status;
+}
