@@ -2,6 +2,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/lib/schedfeed
 DESTDIR ?=
 
 CC ?= cc
@@ -80,6 +81,9 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	# the jobs, with their queries, shapes and the job library beside them
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	cp -R pipelines $(DESTDIR)$(LIBEXECDIR)/
 
 lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN7)
