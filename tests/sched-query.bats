@@ -187,10 +187,14 @@ SELECT patient FROM appt WHERE id = 2'
 	[ "$stderr" = "sched-query: result set 2 has other columns than the first; --all prints every result set
 sched-query: incomplete result: failed after 1 row" ]
 	run --separate-stderr sched-query --all -e 'SELECT id FROM appt WHERE id = 1
-SELECT patient FROM appt WHERE id = 2'
+SELECT patient FROM appt WHERE id = 1'
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
-	[ "$output" = $'id\n1\n\npatient\n' ]
+	[ "$output" = 'id
+1
+
+patient
+"Núñez, ""Ana"""' ]
 }
 
 @test "an SQL error is 65 with the server's number and line" {
