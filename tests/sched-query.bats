@@ -33,8 +33,8 @@ start_tdsd() {
 	"$TDSD" -f "$DB" -p 0 "$@" >"$out" 2>"$out.err" 3>&- &
 	echo $! >>"$W/pids"
 	for i in $(seq 100); do
-		if [ -s "$out" ]; then
-			SCHEDFEED_DB_PORT=$(awk '$1 == "port" { print $2; exit }' "$out")
+		SCHEDFEED_DB_PORT=$(awk '$1 == "port" && $2 ~ /^[0-9]+$/ { print $2; exit }' "$out")
+		if [ -n "$SCHEDFEED_DB_PORT" ]; then
 			export SCHEDFEED_DB_PORT
 			return 0
 		fi
@@ -58,8 +58,11 @@ while True:
     held.append(s.accept()[0])
 ' >"$W/silent" 3>&- &
 	echo $! >>"$W/pids"
-	while [ ! -s "$W/silent" ]; do sleep 0.05; done
-	SCHEDFEED_DB_PORT=$(cat "$W/silent")
+	SCHEDFEED_DB_PORT=
+	while [ -z "$SCHEDFEED_DB_PORT" ]; do
+		sleep 0.05
+		SCHEDFEED_DB_PORT=$(awk '/^[0-9]+$/ { print; exit }' "$W/silent")
+	done
 	export SCHEDFEED_DB_PORT
 }
 
