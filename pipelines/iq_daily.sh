@@ -1,21 +1,34 @@
 #!/bin/sh
-# iq_daily.sh [RUN_DATE]: the iQueue daily infusion feed (specs/iqueue.md).
+# iq_daily.sh [--force] [--wait[=SECONDS]] [RUN_DATE]: the iQueue daily
+# infusion feed (specs/iqueue.md).
 #
 # Queries MOSAIQ for the infusion appointments of the previous business
 # day (with what the queue browser saw) and of RUN_DATE through RUN_DATE +
-# 60 days, shapes them into iQueue's CSV, and delivers the file to IQ_DEST.
-# RUN_DATE is YYYY-MM-DD, default today (in TZ). Settings: see
-# iq_daily.env.example next to this script.
+# 60 days, shapes them into iQueue's CSV, delivers the file to IQ_DEST
+# (sftp://USER@HOST[:PORT]/DIR or a directory) and archives the local copy
+# that was delivered. RUN_DATE is YYYY-MM-DD, default today (in TZ).
+# Settings: see iq_daily.env.example next to this script.
 #
-#	sched-query  -f sql/iq_daily.sql  -> staging/query.XXXXXX
-#	csv-shape    -F shapes/iqueue.shape -> staging/feed.XXXXXX
-#	deliver      IQ_DEST/.NAME.XXXXXX, fsync, rename to IQ_DEST/NAME
+#	query    sched-query -f sql/iq_daily.sql    -> staging/DATE/query.csv
+#	shape    csv-shape -F shapes/iqueue.shape  -> staging/DATE/NAME
+#	deliver  sftp-put (or a copy into the directory) -> staging/DATE/receipts
+#	archive  archive-mv --to archive --date DATE  < staging/DATE/receipts
 #
-# Each stage writes a file and is checked before the next runs (POSIX sh
-# has no pipefail), so a dropped connection or a bad row leaves nothing
-# under the final name. Temporaries are removed on every exit. One log
-# line per step on stderr: time, job, run date, step, outcome; never a
-# row of data.
+# The state lives in $SCHEDFEED_STATE_DIR/iq_daily (pipelines/lib/job.sh):
+# a lock, so that two runs never overlap (a second run exits 75, or with
+# --wait waits for the first; --wait=SECONDS at most that long); a ledger
+# of what was delivered, so that running a date again with the same
+# content sends nothing and says so (--force resends; different content
+# for the date is sent and logged as a correction); and the steps done, so
+# that a run after a failure resumes at the failed step with the files
+# the earlier one staged. --force also runs every step again.
+#
+# Every file is written atomically (a temporary beside it, fsynced,
+# renamed), here and at the destination: a dropped connection, a bad row
+# or kill -9 leaves nothing under the final name. One log line per step on
+# stderr and in the state directory's log: time, job, run date, step,
+# outcome; never a row of data. The job exits with the failing step's
+# status (sysexits, schedfeed(7)).
 #
 # The previous business day: Tuesday to Friday look back one day, Monday
 # to Friday; a run on Saturday or Sunday also looks back to Friday.
@@ -23,51 +36,34 @@
 # holiday (and finds no appointments).
 set -u
 
-JOB=iq_daily
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd) || exit 70
+# shellcheck source=pipelines/lib/job.sh
+. "$here/lib/job.sh"
 
 say() {
-	printf '%s: %s\n' "$JOB" "$*" >&2
+	printf 'iq_daily: %s\n' "$*" >&2
 }
 
-log() {
-	printf '%s %s %s %s\n' "$(date +%Y-%m-%dT%H:%M:%S%z)" "$JOB" \
-	    "${RUN_DATE:--}" "$*" >&2
-}
-
-usage() {
-	printf 'usage: %s [RUN_DATE]\n' "$JOB" >&2
+# RUN_DATE must be a day: job_start would take an hour (YYYY-MM-DDTHH)
+# too. Checked here, before the lock, with the job's own message.
+for arg do
+	case $arg in
+	-*) continue ;;		# job_start's options
+	[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9])
+		[ "$(TZ=UTC0 date -d "$arg 12:00" +%F 2>/dev/null)" != "$arg" ] ||
+		    continue ;;
+	esac
+	say "invalid RUN_DATE '$arg': expected YYYY-MM-DD, a real day"
+	printf 'usage: iq_daily [--wait[=SECONDS]] [--force] [DATE]\n' >&2
 	exit 64
-}
+done
 
-# fail STEP STATUS: log the step's failure and stop with its status
-fail() {
-	log "$1 failed (status $2)"
-	exit "$2"
-}
+job_start iq_daily "$(date +%F)" "$@"
+RUN_DATE=$JOB_DATE
 
-case $# in
-0) RUN_DATE=$(date +%F) ;;
-1) RUN_DATE=$1 ;;
-*) usage ;;
-esac
-case $RUN_DATE in
--*) usage ;;
-esac
-
-# A date the shell and GNU date agree on, computed at noon UTC so that no
-# time zone or DST change can move it across midnight.
-case $RUN_DATE in
-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9])
-	run_epoch=$(TZ=UTC0 date -d "$RUN_DATE 12:00" +%s 2>/dev/null) ||
-	    run_epoch= ;;
-*)	run_epoch= ;;
-esac
-if [ -z "$run_epoch" ] ||
-    [ "$(TZ=UTC0 date -d "@$run_epoch" +%F)" != "$RUN_DATE" ]; then
-	say "invalid RUN_DATE '$RUN_DATE': expected YYYY-MM-DD, a real day"
-	usage
-fi
+# Date arithmetic at noon UTC, so that no time zone or DST change can
+# move a day across midnight.
+run_epoch=$(TZ=UTC0 date -d "$RUN_DATE 12:00" +%s) || job_fail config 70
 
 # day N: RUN_DATE + N days, as YYYY-MM-DD
 day() {
@@ -90,96 +86,76 @@ IQ_FILE_NAME=${IQ_FILE_NAME:-unmcc_%Y_%m_%d.csv}
 IQ_SQL=${IQ_SQL:-$here/sql/iq_daily.sql}
 IQ_SHAPE=${IQ_SHAPE:-$here/shapes/iqueue.shape}
 IQ_DEST=${IQ_DEST:-}
-state_dir=${SCHEDFEED_STATE_DIR:-/var/lib/schedfeed}/$JOB
-staging=$state_dir/staging
 
-if [ -z "$IQ_DEST" ]; then
-	say "IQ_DEST is not set (the directory the feed is delivered to)"
-	exit 78
-fi
+# config_error STATUS TEXT: a setting the job cannot run with
+config_error() {
+	say "$2"
+	job_fail config "$1"
+}
+
 case $IQ_DEST in
+'')
+	config_error 78 "IQ_DEST is not set (sftp://USER@HOST[:PORT]/DIR or a directory)" ;;
+sftp://*:*@*)
+	# it would reach the ledger and the log
+	config_error 78 "IQ_DEST: a password in the URL is refused; set SFTP_PASSWORD_FILE" ;;
+sftp://*)
+	;;
 *://*)
-	say "IQ_DEST: only a directory is supported so far, not $IQ_DEST"
-	exit 78 ;;
+	config_error 78 "IQ_DEST: only sftp:// URLs and directories are supported" ;;
+*)
+	if [ ! -d "$IQ_DEST" ] || [ ! -w "$IQ_DEST" ]; then
+		config_error 73 "IQ_DEST: $IQ_DEST is not a writable directory"
+	fi ;;
 esac
-if [ ! -d "$IQ_DEST" ] || [ ! -w "$IQ_DEST" ]; then
-	say "IQ_DEST: $IQ_DEST is not a writable directory"
-	exit 73
-fi
-name=$(TZ=UTC0 date -d "@$run_epoch" +"$IQ_FILE_NAME") || exit 78
+name=$(TZ=UTC0 date -d "@$run_epoch" +"$IQ_FILE_NAME") || job_fail config 78
 case $name in
-'' | . | .. | .* | */*)
-	say "IQ_FILE_NAME: '$IQ_FILE_NAME' does not make a plain file name"
-	exit 78 ;;
+'' | . | .. | .* | */* | *,* | *'"'*)
+	config_error 78 "IQ_FILE_NAME: '$IQ_FILE_NAME' does not make a plain file name" ;;
 esac
 for f in "$IQ_SQL" "$IQ_SHAPE"; do
-	if [ ! -r "$f" ]; then
-		say "$f: cannot read"
-		exit 66
-	fi
+	[ -r "$f" ] || config_error 66 "$f: cannot read"
 done
 
-umask 077
-mkdir -p "$staging" 2>/dev/null || {
-	say "cannot create the staging directory $staging"
-	exit 73
-}
+# One staging directory per run date: a resumed run finds its own files.
+stage=$JOB_STAGING/$RUN_DATE
+raw=$stage/query.csv
+feed=$stage/$name
+receipts=$stage/receipts
+mkdir -p "$stage" 2>/dev/null ||
+    config_error 73 "cannot create the staging directory $stage"
 
-raw=''
-shaped=''
-partial=''
-child=''
-cleanup() {
-	if [ -n "$child" ]; then
-		kill "$child" 2>/dev/null
-		wait "$child" 2>/dev/null
-	fi
-	rm -f -- ${raw:+"$raw"} ${shaped:+"$shaped"} ${partial:+"$partial"}
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+job_log "feed: past day $past_day, future $RUN_DATE to $(day 60), file $name"
 
-if ! raw=$(mktemp "$staging/query.XXXXXX") ||
-    ! shaped=$(mktemp "$staging/feed.XXXXXX"); then
-	say "cannot create temporary files in $staging"
-	exit 73
-fi
-
-# stage CMD [ARG...]: runs CMD and returns its status. In the background
-# and waited for, so that a signal is acted on at once: the trap stops CMD
-# and removes the temporaries, rather than waiting for a long query.
-stage() {
-	"$@" &
-	child=$!
-	wait "$child"
-	set -- $?
-	child=
-	return "$1"
-}
-
-log "start (past day $past_day, future $RUN_DATE to $(day 60), file $name)"
-
-stage sched-query -f "$IQ_SQL" \
+job_step --out "$raw" query sched-query -f "$IQ_SQL" \
     -v "past_day:date=$past_day" \
     -v "past_end:date=$past_end" \
     -v "today:date=$RUN_DATE" \
     -v "horizon_end:date=$horizon_end" \
-    -v "dept:nvarchar=$IQ_DEPT" > "$raw" || fail query $?
-log "query ok"
+    -v "dept:nvarchar=$IQ_DEPT"
 
-stage csv-shape -F "$IQ_SHAPE" --set "Unit=$IQ_UNIT" "$raw" > "$shaped" ||
-    fail shape $?
-log "shape ok"
+job_step --out "$feed" shape csv-shape -F "$IQ_SHAPE" --set "Unit=$IQ_UNIT" "$raw"
 
-# Deliver: a temporary beside the final name, flushed to disk, renamed.
-partial=$(mktemp "$IQ_DEST/.$name.XXXXXX") || fail deliver 73
-if ! cat "$shaped" > "$partial" || ! sync "$partial"; then
-	fail deliver 74
-fi
-mv -f "$partial" "$IQ_DEST/$name" || fail deliver 74
-partial=
-sync "$IQ_DEST" 2>/dev/null || :	# the rename itself, where possible
-log "deliver ok ($IQ_DEST/$name)"
-log "done"
+case $IQ_DEST in
+sftp://*)
+	# The password, if any, only from SFTP_PASSWORD or SFTP_PASSWORD_FILE
+	# in the environment; sftp-put reads them itself.
+	set -- --known-hosts "${SFTP_KNOWN_HOSTS:-$HOME/.ssh/known_hosts}"
+	[ -z "${SFTP_KEY:-}" ] || set -- "$@" -i "$SFTP_KEY"
+	job_deliver --out "$receipts" deliver "$name" "$feed" "$IQ_DEST" \
+	    sftp-put "$@" "$IQ_DEST" "$feed" ;;
+*)
+	job_deliver --out "$receipts" deliver "$name" "$feed" "$IQ_DEST" \
+	    job_copy_to_dir "$feed" "$IQ_DEST" ;;
+esac
+
+# Exactly the files the receipts name, under the run date; nothing when
+# nothing was sent (the receipts are empty).
+archive() {
+	archive-mv --to "$JOB_ARCHIVE" --date "$RUN_DATE" < "$receipts" > /dev/null
+}
+job_step archive archive
+# What is left: the query's rows, the receipts, and a feed not sent
+# because it had been (it is in the archive already).
+rm -rf -- "$stage"
+job_finish

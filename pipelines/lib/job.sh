@@ -3,11 +3,14 @@
 #
 #	. "$(dirname "$0")/lib/job.sh"
 #	job_start iq_daily "$(date +%F)" "$@"
-#	job_step query sched-query ... > "$JOB_STAGING/$file"
-#	job_deliver upload "$file" "$JOB_STAGING/$file" "$url" \
-#	    sftp-put "$url" "$JOB_STAGING/$file" > "$JOB_DIR/receipts"
+#	job_step --out "$JOB_STAGING/$file" query sched-query ...
+#	job_deliver --out "$JOB_DIR/receipts" upload "$file" \
+#	    "$JOB_STAGING/$file" "$url" sftp-put "$url" "$JOB_STAGING/$file"
 #	job_step archive archive-mv --to "$JOB_ARCHIVE" < "$JOB_DIR/receipts"
 #	job_finish
+#
+# (--out, not "> FILE" after the call: a redirection would empty FILE even
+# when the step is skipped as done in an earlier run.)
 #
 # State, one directory per job: $SCHEDFEED_STATE_DIR/NAME (the default
 # state directory is /var/lib/schedfeed), made with umask 077:
@@ -29,29 +32,54 @@
 #	exits 75 with "NAME: another run holds the lock", or with --wait
 #	waits for it (--wait=SECONDS: at most that long, then exits 75).
 #	Bad arguments exit 64 with a usage line; an unusable state
-#	directory exits 73.
+#	directory exits 73.  Installs traps for HUP, INT and TERM: the
+#	step running is stopped (TERM), logged as failed with status
+#	128 + the signal's number, the alert sent, and the job exits with
+#	that status.
 #
-# job_step STEP CMD [ARG...]
+# job_step [--out FILE] STEP CMD [ARG...]
 #	Runs CMD unless STEP is already done in an unfinished earlier run
 #	for this date (and not --force).  CMD is a program or a shell
 #	function; it runs in a subshell with set -e (a function stops at
 #	its first failing command; variables it sets do not outlive it:
-#	steps hand each other files) and without fd 9.  Call job_step as
+#	steps hand each other files) and without fds 8 and 9, in the
+#	background, waited for, so that a signal to the job is acted on
+#	at once (a program is stopped with the job; a function's own
+#	commands are not).  Call job_step as
 #	a plain command, not in an if or after && or ||, where the shell
-#	would ignore set -e.  A bad STEP name exits 70 (a bug in the job).  Logs one line, "TIME JOB DATE STEP ok", "... STEP
+#	would ignore set -e.  A bad STEP name exits 70 (a bug in the job).
+#	Logs one line, "TIME JOB DATE STEP ok", "... STEP
 #	skipped (done in an earlier run)" or "... STEP failed (status N)".
 #	On failure sends the alert and exits with CMD's status.  STEP is
 #	letters, digits, '.', '_' and '-'.
+#	With --out FILE, CMD's standard output becomes FILE atomically: it
+#	is written to a temporary .NAME.XXXXXX beside FILE, fsynced and
+#	renamed to FILE when CMD succeeds, removed when it fails (FILE
+#	then keeps what it held).  Temporaries of FILE left by a killed
+#	run are removed first.  A skipped step leaves FILE as it is.
 #
-# job_deliver STEP KEY FILE TARGET CMD [ARG...]
+# job_deliver [--out RECEIPTS] STEP KEY FILE TARGET CMD [ARG...]
 #	job_step for a delivery that the ledger guards: when KEY (the file
 #	name) was last delivered to TARGET for this date with FILE's
 #	SHA-256, logs "STEP KEY already delivered to TARGET, nothing sent"
-#	and does not run CMD (unless --force).  Otherwise runs CMD and,
+#	and does not run CMD (unless --force); RECEIPTS is then made
+#	empty (nothing to archive).  Otherwise runs CMD and,
 #	when it succeeds, records the delivery in the ledger as sent,
 #	correction (the last delivery had other content) or resent (same
 #	content, --force) and logs "STEP ok (sent|correction|resent)".
 #	FILE missing or unreadable: the step fails with status 66.
+#
+# job_copy_to_dir FILE DIR
+#	A delivery command for a directory target (a mounted share):
+#	copies FILE into DIR under its own name, atomically (a temporary
+#	.NAME.XXXXXX in DIR, fsynced, renamed; DIR fsynced), and prints a
+#	receipt as the transfer programs do, "file,bytes,sha256,target"
+#	and one row.  Exits 66 when FILE cannot be read, 73 when DIR
+#	takes no file, 74 on a write error.
+#
+# job_fail STEP STATUS
+#	For a check the job makes outside a step (its settings, say):
+#	logs "STEP failed (status N)", sends the alert, exits STATUS.
 #
 # job_log TEXT
 #	Logs "TIME JOB DATE TEXT" (e.g. "no appointments, nothing to send").
@@ -89,6 +117,30 @@
 # that cannot be sent is logged and leaves the exit status the step's.
 # Lock contention (75) sends no alert: the run holding the lock reports
 # its own failures.
+#
+# Helpers for the jobs' own settings:
+#
+# job_date_add DATE N
+#	Prints DATE (YYYY-MM-DD) plus N days (N may be negative), worked
+#	out at noon UTC so that no zone or DST change moves it.
+# job_secret_check NAME
+#	False, with a message, when both NAME and NAME_FILE are set.
+# job_secret_env TARGET SOURCE
+#	Exports TARGET (or TARGET_FILE) from SOURCE (or SOURCE_FILE) and
+#	unsets the other, so a program that reads TARGET[_FILE] gets the
+#	job's secret: job_secret_env SFTP_PASSWORD PRINT_SFTP_PASSWORD.
+#	For a step's subshell: it changes the environment.
+# job_smtp_url HOST_OR_URL [PORT]
+#	Prints an smtp-send URL: a host becomes smtp://HOST:PORT (PORT
+#	default 587); an smtp:// or smtps:// URL without a port gets PORT
+#	when one is given.
+# job_mail TO SUBJECT [FILE...]
+#	Mails the body on stdin, FILEs attached, with smtp-send(1) to TO
+#	(addresses separated by commas), through JOB_MAIL_URL from
+#	JOB_MAIL_FROM; logs in as JOB_MAIL_USER when set, with the password
+#	in the variable named by JOB_MAIL_PASSWORD_VAR (or its _FILE);
+#	--cacert JOB_MAIL_CACERT and --retries JOB_MAIL_RETRIES when set.
+#	The receipt goes to stdout.  Run it in a step (a subshell).
 
 _job_now() {
 	date +%Y-%m-%dT%H:%M:%S%z
@@ -186,6 +238,12 @@ job_start() {
 			    _job_die 75 "another run still holds the lock after $_job_wait seconds" ;;
 		esac
 	fi
+	_job_child=
+	_job_tmp=
+	_job_step=
+	trap '_job_signal 1 HUP' HUP
+	trap '_job_signal 2 INT' INT
+	trap '_job_signal 15 TERM' TERM
 	if [ "$JOB_FORCE" = 1 ]; then
 		job_log "start (--force)"
 	else
@@ -211,21 +269,79 @@ _job_mark_done() {
 }
 
 # _job_exec N ARG...: runs ARG... less its first N in a subshell, with
-# set -e (so a shell function stops at its first failing command) and fd 9
-# closed; sets _job_status.  Called as a plain command, never in a
-# condition, where the shell would ignore set -e.
+# set -e (so a shell function stops at its first failing command), fds 8
+# and 9 closed and, with _job_out set, standard output to a temporary
+# beside _job_out that becomes _job_out when the command succeeds; sets
+# _job_status.  The subshell runs in the background and is waited for, so
+# that a trapped signal interrupts the wait (_job_signal); a command that
+# is a program replaces the subshell, so that the signal reaches it.  An
+# asynchronous command's standard input would be /dev/null: fd 8 carries
+# the caller's.  Called as a plain command, never in a condition, where
+# the shell would ignore set -e.
 _job_exec() {
 	case $- in
 	*e*) _job_errexit=1; set +e ;;
 	*) _job_errexit=0 ;;
 	esac
+	_job_tmp=
+	if [ -n "$_job_out" ]; then
+		_job_out_dir=$(dirname -- "$_job_out")
+		_job_out_base=${_job_out##*/}
+		# a killed run's temporaries; the lock says none is in use
+		rm -f -- "$_job_out_dir/.$_job_out_base."??????
+		if ! _job_tmp=$(mktemp "$_job_out_dir/.$_job_out_base.XXXXXX" 2>/dev/null); then
+			_job_say "cannot create a temporary beside $_job_out"
+			_job_tmp=
+			_job_status=73
+			[ "$_job_errexit" = 0 ] || set -e
+			return 0
+		fi
+	fi
+	{ command exec 8<&0; } 2>/dev/null || exec 8</dev/null
 	(
 		shift $(($1 + 1))
 		set -e
+		[ -z "$_job_tmp" ] || exec > "$_job_tmp"
+		case $(command -v "$1") in
+		*/*) exec "$@" ;;
+		esac
 		"$@"
-	) 9>&-
+	) 0<&8 8<&- 9>&- &
+	_job_child=$!
+	exec 8<&-
+	wait "$_job_child"
 	_job_status=$?
+	_job_child=
+	if [ -n "$_job_tmp" ]; then
+		if [ "$_job_status" = 0 ]; then
+			if sync "$_job_tmp" && mv -f "$_job_tmp" "$_job_out"; then
+				sync "$_job_out_dir" 2>/dev/null || :
+			else
+				_job_say "cannot write $_job_out"
+				_job_status=74
+			fi
+		fi
+		rm -f -- "$_job_tmp"
+		_job_tmp=
+	fi
 	[ "$_job_errexit" = 0 ] || set -e
+}
+
+# _job_signal NUMBER NAME: the trap for HUP, INT and TERM.  Stops the step
+# running, removes its temporary, and fails the step (or, between steps,
+# the job) with 128 + NUMBER.
+_job_signal() {
+	trap '' HUP INT TERM
+	if [ -n "${_job_child:-}" ]; then
+		kill -TERM "$_job_child" 2>/dev/null
+		wait "$_job_child" 2>/dev/null
+		_job_child=
+	fi
+	[ -z "${_job_tmp:-}" ] || rm -f -- "$_job_tmp"
+	_job_say "stopped by SIG$2"
+	[ -z "${_job_step:-}" ] || _job_fail "$_job_step" $((128 + $1))
+	job_log "stopped (status $((128 + $1)))"
+	exit $((128 + $1))
 }
 
 # _job_alert STEP STATUS
@@ -268,15 +384,36 @@ _job_fail() {
 	exit "$2"
 }
 
+# _job_out_option ARG...: sets _job_out from a leading --out FILE and
+# _job_shift to the number of arguments it took
+_job_out_option() {
+	_job_out=
+	_job_shift=0
+	if [ "${1:-}" = --out ]; then
+		[ -n "${2:-}" ] || _job_die 70 "--out needs a file"
+		_job_out=$2
+		_job_shift=2
+	fi
+}
+
+job_fail() {
+	_job_check_step "$1"
+	_job_fail "$1" "$2"
+}
+
 job_step() {
-	[ $# -ge 2 ] || _job_die 70 "usage: job_step STEP CMD [ARG...]"
+	_job_out_option "$@"
+	shift "$_job_shift"
+	[ $# -ge 2 ] || _job_die 70 "usage: job_step [--out FILE] STEP CMD [ARG...]"
 	_job_check_step "$1"
 	if _job_step_is_done "$1"; then
 		job_log "$1 skipped (done in an earlier run)"
 		return 0
 	fi
+	_job_step=$1
 	_job_exec 1 "$@"
 	[ "$_job_status" = 0 ] || _job_fail "$1" "$_job_status"
+	_job_step=
 	_job_mark_done "$1"
 	job_log "$1 ok"
 }
@@ -360,20 +497,28 @@ ledger_record() {
 # _job_deliver SHA256 STEP KEY FILE TARGET CMD...
 _job_deliver() {
 	if ledger_seen "$3" "$1" "$5"; then
+		if [ -n "$_job_out" ] && ! { : > "$_job_out"; } 2>/dev/null; then
+			_job_say "cannot write $_job_out"
+			_job_fail "$2" 73
+		fi
 		job_log "$2 $3 already delivered to $5, nothing sent"
 		_job_mark_done "$2"
 		return 0
 	fi
+	_job_step=$2
 	_job_exec 5 "$@"
 	[ "$_job_status" = 0 ] || _job_fail "$2" "$_job_status"
 	ledger_record "$3" "$1" "$5"
+	_job_step=
 	_job_mark_done "$2"
 	job_log "$2 ok ($JOB_LEDGER_KIND)"
 }
 
 job_deliver() {
+	_job_out_option "$@"
+	shift "$_job_shift"
 	[ $# -ge 5 ] ||
-	    _job_die 70 "usage: job_deliver STEP KEY FILE TARGET CMD [ARG...]"
+	    _job_die 70 "usage: job_deliver [--out RECEIPTS] STEP KEY FILE TARGET CMD [ARG...]"
 	_job_check_step "$1"
 	if _job_step_is_done "$1"; then
 		job_log "$1 skipped (done in an earlier run)"
@@ -386,7 +531,114 @@ job_deliver() {
 	_job_deliver "${_job_sha%% *}" "$@"
 }
 
+# _job_csv FIELD: FIELD as one CSV field, quoted when it must be
+_job_csv() {
+	case $1 in
+	*[,\"]* | *'
+'*)
+		printf '"%s"' "$(printf '%s' "$1" | sed 's/"/""/g')" ;;
+	*)
+		printf '%s' "$1" ;;
+	esac
+}
+
+job_copy_to_dir() {
+	[ $# -eq 2 ] || _job_die 70 "usage: job_copy_to_dir FILE DIR"
+	set -- "$1" "${2%/}" "${1##*/}"
+	if [ ! -f "$1" ] || [ ! -r "$1" ]; then
+		_job_say "$1: cannot read"
+		return 66
+	fi
+	if ! _job_copy=$(mktemp "${2:-/}/.$3.XXXXXX" 2>/dev/null); then
+		_job_say "${2:-/}: cannot create a file there"
+		return 73
+	fi
+	if ! cat -- "$1" > "$_job_copy" || ! sync "$_job_copy" ||
+	    ! _job_copy_sha=$(sha256sum < "$_job_copy") ||
+	    ! _job_copy_bytes=$(wc -c < "$_job_copy") ||
+	    ! mv -f "$_job_copy" "$2/$3"; then
+		rm -f -- "$_job_copy"
+		_job_say "$2/$3: cannot write"
+		return 74
+	fi
+	sync "${2:-/}" 2>/dev/null || :	# the rename, where possible
+	printf 'file,bytes,sha256,target\n%s,%s,%s,%s\n' "$(_job_csv "$1")" \
+	    "$_job_copy_bytes" "${_job_copy_sha%% *}" "$(_job_csv "$2/$3")"
+}
+
 job_finish() {
 	rm -rf "$JOB_DIR/steps/$JOB_DATE"
 	job_log "done"
+}
+
+job_date_add() {
+	_job_epoch=$(TZ=UTC0 date -d "$1 12:00" +%s 2>/dev/null) ||
+	    _job_die 70 "job_date_add: $1 is not a date"
+	TZ=UTC0 date -d "@$((_job_epoch + $2 * 86400))" +%F
+}
+
+job_secret_check() {
+	eval "_job_v=\${$1:-} _job_f=\${$1_FILE:-}"
+	if [ -n "$_job_v" ] && [ -n "$_job_f" ]; then
+		_job_say "both $1 and $1_FILE are set"
+		return 1
+	fi
+	return 0
+}
+
+job_secret_env() {
+	eval "_job_v=\${$2:-} _job_f=\${$2_FILE:-}"
+	unset "$1" "$1_FILE"
+	if [ -n "$_job_f" ]; then
+		eval "$1_FILE=\$_job_f; export $1_FILE"
+	elif [ -n "$_job_v" ]; then
+		eval "$1=\$_job_v; export $1"
+	fi
+}
+
+job_smtp_url() {
+	case $1 in
+	smtp://* | smtps://*)
+		_job_rest=${1#*://}
+		case ${_job_rest%%/*} in
+		*:*) printf '%s\n' "$1" ;;
+		*)
+			if [ -n "${2:-}" ]; then
+				printf '%s://%s:%s%s\n' "${1%%://*}" \
+				    "${_job_rest%%/*}" "$2" \
+				    "$(printf '%s' "$_job_rest" | sed -n 's,^[^/]*,,p')"
+			else
+				printf '%s\n' "$1"
+			fi ;;
+		esac ;;
+	*) printf 'smtp://%s:%s\n' "$1" "${2:-587}" ;;
+	esac
+}
+
+job_mail() {
+	_job_to=$1
+	_job_subject=$2
+	shift 2
+	# options after the files, then the files rotated to the end
+	_job_files=$#
+	set -- "$@" --server "$JOB_MAIL_URL" --from "$JOB_MAIL_FROM" \
+	    --subject "$_job_subject"
+	while [ -n "$_job_to" ]; do
+		set -- "$@" --to "${_job_to%%,*}"
+		case $_job_to in
+		*,*) _job_to=${_job_to#*,} ;;
+		*) _job_to= ;;
+		esac
+	done
+	[ -z "${JOB_MAIL_USER:-}" ] || set -- "$@" --user "$JOB_MAIL_USER"
+	[ -z "${JOB_MAIL_CACERT:-}" ] || set -- "$@" --cacert "$JOB_MAIL_CACERT"
+	[ -z "${JOB_MAIL_RETRIES:-}" ] || set -- "$@" --retries "$JOB_MAIL_RETRIES"
+	while [ "$_job_files" -gt 0 ]; do
+		set -- "$@" "$1"
+		shift
+		_job_files=$((_job_files - 1))
+	done
+	[ -z "${JOB_MAIL_PASSWORD_VAR:-}" ] ||
+	    job_secret_env SMTP_PASSWORD "$JOB_MAIL_PASSWORD_VAR"
+	smtp-send "$@"
 }

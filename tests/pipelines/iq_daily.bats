@@ -43,6 +43,8 @@ setup() {
 	export IQ_DEST="$W/dest"
 	mkdir -p "$IQ_DEST"
 	STAGING="$SCHEDFEED_STATE_DIR/iq_daily/staging"
+	ARCHIVE="$SCHEDFEED_STATE_DIR/iq_daily/archive"
+	LEDGER="$SCHEDFEED_STATE_DIR/iq_daily/ledger"
 	# Only the tests that reach the database need a server.
 	export SCHEDFEED_DB_SERVER=127.0.0.1 SCHEDFEED_DB_PORT=1
 	export SCHEDFEED_DB_DATABASE=demo SCHEDFEED_DB_USER=schedfeed
@@ -63,15 +65,35 @@ teardown() {
 	stop_tdsd
 }
 
-# What a run may leave behind besides the feed: nothing. (Not with `run`:
-# the caller's $output stays the job's.)
+# No temporary anywhere: the staging directory and IQ_DEST hold no
+# hidden file. (Not with `run`: the caller's $output stays the job's.)
 assert_no_temporaries() {
-	[ -z "$(ls -A "$STAGING")" ]
+	[ -z "$(find "$STAGING" -name '.*' -type f)" ]
 	[ -z "$(find "$IQ_DEST" -name '.*' -type f)" ]
 }
 
+# After a run that delivered: nothing staged at all.
+assert_nothing_staged() {
+	[ -z "$(ls -A "$STAGING")" ]
+}
+
+# log_of TEXT: TEXT with each line's time stamp cut off
+log_of() {
+	printf '%s\n' "$1" | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4} //'
+}
+
+# ledger_rows: the ledger without comments and the time column
+ledger_rows() {
+	grep -v '^#' "$LEDGER" | cut -f2-
+}
+
+sha() {
+	sha256sum < "$1" | cut -d' ' -f1
+}
+
 # run_feed RUN_DATE: runs the job; the feed must be the hand-worked file,
-# byte for byte, mode 0600, alone in IQ_DEST, with nothing left behind.
+# byte for byte, mode 0600, alone in IQ_DEST, the same bytes archived
+# under the run date, in the ledger, with nothing left behind.
 run_feed() {
 	local name
 	name=unmcc_$(echo "$1" | tr - _).csv
@@ -83,30 +105,40 @@ run_feed() {
 	cmp "$FIX/iq_daily/$name" "$IQ_DEST/$name"
 	[ "$(file_mode "$IQ_DEST/$name")" = 600 ]
 	[ "$(ls -A "$IQ_DEST")" = "$name" ]
+	cmp "$FIX/iq_daily/$name" "$ARCHIVE/$(echo "$1" | tr - /)/$name"
+	[ "$(file_mode "$ARCHIVE/$(echo "$1" | tr - /)/$name")" = 600 ]
+	[ "$(ledger_rows)" = "$(printf '%s\t%s\t%s\t%s\tsent' "$1" "$name" \
+	    "$(sha "$FIX/iq_daily/$name")" "$IQ_DEST")" ]
 	assert_no_temporaries
+	assert_nothing_staged
 }
 
 @test "iq_daily: Monday 2026-11-23 looks back to Friday; feed equals the hand-worked file" {
 	run_feed 2026-11-23
-	[[ "$output" == *"2026-11-23 start (past day 2026-11-20, future 2026-11-23 to 2027-01-22, file unmcc_2026_11_23.csv)"* ]]
-	[[ "$output" == *" iq_daily 2026-11-23 query ok"* ]]
-	[[ "$output" == *" iq_daily 2026-11-23 shape ok"* ]]
-	[[ "$output" == *" iq_daily 2026-11-23 deliver ok ($IQ_DEST/unmcc_2026_11_23.csv)"* ]]
-	[[ "$output" == *" iq_daily 2026-11-23 done"* ]]
+	[ "$(log_of "$output")" = "iq_daily 2026-11-23 start
+iq_daily 2026-11-23 feed: past day 2026-11-20, future 2026-11-23 to 2027-01-22, file unmcc_2026_11_23.csv
+iq_daily 2026-11-23 query ok
+iq_daily 2026-11-23 shape ok
+iq_daily 2026-11-23 deliver ok (sent)
+iq_daily 2026-11-23 archive ok
+iq_daily 2026-11-23 done" ]
+	# the same lines in the job's log
+	[ "$(log_of "$(cat "$SCHEDFEED_STATE_DIR/iq_daily/log")")" = "$(log_of "$output")" ]
 }
 
 @test "iq_daily: Wednesday 2026-11-25 looks back to Tuesday; feed equals the hand-worked file" {
 	run_feed 2026-11-25
-	[[ "$output" == *"2026-11-25 start (past day 2026-11-24, future 2026-11-25 to 2027-01-24, file unmcc_2026_11_25.csv)"* ]]
+	[[ "$output" == *" iq_daily 2026-11-25 feed: past day 2026-11-24, future 2026-11-25 to 2027-01-24, file unmcc_2026_11_25.csv"* ]]
 }
 
 @test "iq_daily: the log names steps and dates, never patient data" {
 	with_db
 	run sh "$JOB" 2026-11-23
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 5 ]
+	[ "${#lines[@]}" -eq 7 ]
 	for word in 1001 Alvarez Infusion Chair Completed M0001001; do
 		[[ "$output" != *"$word"* ]]
+		! grep -q "$word" "$SCHEDFEED_STATE_DIR/iq_daily/log" "$LEDGER"
 	done
 }
 
@@ -122,7 +154,7 @@ run_feed() {
 		run sh "$JOB" "$day"
 		echo "$day: $output"
 		[ "$status" -eq 0 ]
-		[[ "$output" == *" $day start (past day $want, "* ]]
+		[[ "$output" == *" $day feed: past day $want, "* ]]
 	done
 }
 
@@ -146,14 +178,22 @@ run_feed() {
 		run sh "$JOB" "$bad"
 		echo "'$bad': $output"
 		[ "$status" -eq 64 ]
-		[[ "$output" == *"usage: iq_daily [RUN_DATE]"* ]]
+		[[ "$output" == *"usage: iq_daily [--wait[=SECONDS]] [--force] [DATE]"* ]]
 		if [ "$bad" != -x ]; then
 			[[ "$output" == *"invalid RUN_DATE '$bad': expected YYYY-MM-DD, a real day"* ]]
 		fi
 	done
+	# an hour is a date for hourly jobs, not for this one
+	run sh "$JOB" 2026-11-23T04
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"invalid RUN_DATE '2026-11-23T04'"* ]]
 	run sh "$JOB" 2026-11-23 2026-11-24
 	[ "$status" -eq 64 ]
+	run sh "$JOB" --bogus 2026-11-23
+	[ "$status" -eq 64 ]
 	[ -z "$(ls -A "$IQ_DEST")" ]
+	# usage errors touch no state
+	[ ! -e "$SCHEDFEED_STATE_DIR" ]
 }
 
 @test "iq_daily: a dropped connection leaves no file and exits 75" {
@@ -166,6 +206,8 @@ run_feed() {
 	[[ "$output" == *" iq_daily 2026-11-23 query failed (status 75)"* ]]
 	[[ "$output" != *"shape ok"* ]]
 	[[ "$output" != *"deliver"* ]]
+	[ ! -e "$LEDGER" ]
+	[ -z "$(find "$ARCHIVE" -type f)" ]
 }
 
 @test "iq_daily: a failed run leaves the last good file alone" {
@@ -177,6 +219,14 @@ run_feed() {
 	[ "$status" -eq 75 ]
 	cmp "$FIX/iq_daily/unmcc_2026_11_23.csv" "$IQ_DEST/unmcc_2026_11_23.csv"
 	assert_no_temporaries
+	# the server back: the re-run finds the same rows, sends nothing
+	with_db
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" deliver unmcc_2026_11_23.csv already delivered to $IQ_DEST, nothing sent"* ]]
+	[ "$(ledger_rows | wc -l)" -eq 1 ]
+	assert_nothing_staged
 }
 
 @test "iq_daily: wrong database password fails at the query step, no file" {
@@ -201,6 +251,19 @@ run_feed() {
 	[[ "$output" == *" shape failed (status 65)"* ]]
 	[ -z "$(ls -A "$IQ_DEST")" ]
 	assert_no_temporaries
+	# the query's rows stay staged, private, for the re-run to resume
+	[ "$(ls -A "$STAGING/2026-11-23")" = query.csv ]
+	[ "$(file_mode "$STAGING/2026-11-23/query.csv")" = 600 ]
+	# the profile fixed, the re-run shapes what was staged and delivers,
+	# even with the database gone
+	stop_tdsd
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" query skipped (done in an earlier run)"* ]]
+	[[ "$output" == *" shape ok"* ]]
+	cmp "$FIX/iq_daily/unmcc_2026_11_23.csv" "$IQ_DEST/unmcc_2026_11_23.csv"
+	assert_nothing_staged
 }
 
 @test "iq_daily: IQ_FILE_NAME, IQ_UNIT and IQ_DEPT are settings" {
@@ -226,6 +289,15 @@ ROWS
 	IQ_DEST= run sh "$JOB" 2026-11-23
 	[ "$status" -eq 78 ]
 	[[ "$output" == *"IQ_DEST is not set"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 config failed (status 78)"* ]]
+	IQ_DEST='sftp://iq:Secr3t-Pw@127.0.0.1/in' run sh "$JOB" 2026-11-23
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"IQ_DEST: a password in the URL is refused; set SFTP_PASSWORD_FILE"* ]]
+	[[ "$output" != *Secr3t-Pw* ]]
+	! grep -q Secr3t-Pw "$SCHEDFEED_STATE_DIR/iq_daily/log"
+	IQ_DEST='ftp://iq@127.0.0.1/in' run sh "$JOB" 2026-11-23
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"only sftp:// URLs and directories are supported"* ]]
 	IQ_DEST="$W/missing" run sh "$JOB" 2026-11-23
 	[ "$status" -eq 73 ]
 	[[ "$output" == *"is not a writable directory"* ]]
@@ -237,6 +309,84 @@ ROWS
 	IQ_SQL="$W/none.sql" run sh "$JOB" 2026-11-23
 	[ "$status" -eq 66 ]
 	[ -z "$(ls -A "$IQ_DEST")" ]
+}
+
+# --- the ledger, the lock, signals (directory delivery) -------------------
+
+@test "iq_daily: the same date again sends nothing; --force resends; a new day is sent" {
+	run_feed 2026-11-23
+	local f=$IQ_DEST/unmcc_2026_11_23.csv inode
+	inode=$(stat -c %i "$f")
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" iq_daily 2026-11-23 deliver unmcc_2026_11_23.csv already delivered to $IQ_DEST, nothing sent"* ]]
+	[ "$(stat -c %i "$f")" = "$inode" ]
+	[ "$(ledger_rows | wc -l)" -eq 1 ]
+	# not archived twice: nothing was sent
+	[ "$(find "$ARCHIVE" -type f | wc -l)" -eq 1 ]
+	assert_nothing_staged
+	run sh "$JOB" --force 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" iq_daily 2026-11-23 start (--force)"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 deliver ok (resent)"* ]]
+	[ "$(stat -c %i "$f")" != "$inode" ]
+	cmp "$FIX/iq_daily/unmcc_2026_11_23.csv" "$f"
+	[ "$(ledger_rows | cut -f1,2,5)" = "$(printf '2026-11-23\tunmcc_2026_11_23.csv\tsent\n2026-11-23\tunmcc_2026_11_23.csv\tresent')" ]
+	# the resent copy archived beside the first, neither overwritten
+	cmp "$FIX/iq_daily/unmcc_2026_11_23.csv" "$ARCHIVE/2026/11/23/unmcc_2026_11_23.csv.1"
+	run sh "$JOB" 2026-11-25
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" deliver ok (sent)"* ]]
+	cmp "$FIX/iq_daily/unmcc_2026_11_25.csv" "$ARCHIVE/2026/11/25/unmcc_2026_11_25.csv"
+}
+
+@test "iq_daily: a second run while one holds the lock exits 75; --wait=SECONDS gives up with 75" {
+	# one row every 200 ms: the first run takes seconds
+	with_db --row-delay-ms 200
+	sh "$JOB" 2026-11-23 > "$W/first.log" 2>&1 &
+	local first=$!
+	for _ in $(seq 100); do
+		grep -q ' feed: ' "$W/first.log" && break
+		sleep 0.05
+	done
+	run sh "$JOB" 2026-11-23
+	[ "$status" -eq 75 ]
+	[ "$output" = "iq_daily: another run holds the lock" ]
+	run sh "$JOB" --wait=1 2026-11-25
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"iq_daily: another run still holds the lock after 1 seconds"* ]]
+	# --wait: runs once the first is done, and sends nothing again
+	run sh "$JOB" --wait 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"iq_daily: another run holds the lock, waiting"* ]]
+	[[ "$output" == *" deliver unmcc_2026_11_23.csv already delivered to $IQ_DEST, nothing sent"* ]]
+	wait "$first"
+	cat "$W/first.log"
+	[ "$(ledger_rows | wc -l)" -eq 1 ]
+}
+
+@test "iq_daily: TERM during the query stops sched-query, exits 143, sends nothing" {
+	with_db --row-delay-ms 300
+	sh "$JOB" 2026-11-23 > "$W/job.log" 2>&1 &
+	local job=$! st=0
+	for _ in $(seq 100); do
+		pgrep -f "^sched-query -f $TOP/pipelines/sql/iq_daily.sql" > /dev/null && break
+		sleep 0.05
+	done
+	sleep 0.3
+	kill -TERM "$job"
+	wait "$job" || st=$?
+	cat "$W/job.log"
+	[ "$st" -eq 143 ]
+	grep -q ' iq_daily 2026-11-23 query failed (status 143)$' "$W/job.log"
+	run pgrep -f "^sched-query -f $TOP/pipelines/sql/iq_daily.sql"
+	[ "$status" -eq 1 ]
+	[ -z "$(ls -A "$IQ_DEST")" ]
+	assert_no_temporaries
+	[ ! -e "$LEDGER" ]
 }
 
 # --- make demo ---------------------------------------------------------
@@ -295,7 +445,7 @@ assert_no_demo_process() {
 	    sh "$FIX/demo.sh" > "$W/demo.log" 2>&1 &
 	local demo_pid=$!
 	for _ in $(seq 100); do
-		grep -q ' start (past day' "$W/demo.log" && break
+		grep -q ' feed: past day' "$W/demo.log" 2>/dev/null && break
 		sleep 0.1
 	done
 	kill -TERM "$demo_pid"
