@@ -1,0 +1,329 @@
+#!/usr/bin/env bats
+# bat-run against tdsd over the demo database with the BAT tables, the
+# demo definitions (pipelines/sql/bat_demo.sql) and the test collections
+# (fixtures/bat-run/tests.sql). Each test checks the exit status, what
+# bat-run wrote, and the tables afterwards, read with sqlite3.
+
+bats_require_minimum_version 1.5.0
+load common
+load tdsd
+
+T0='2026-11-23 10:00:00'
+
+setup() {
+	common_setup
+	unset SCHEDFEED_DB_DATABASE SCHEDFEED_DB_ENCRYPT SCHEDFEED_DB_CA_FILE \
+		SCHEDFEED_DB_PASSWORD_FILE FREETDSCONF FREETDS TDSVER TDSDUMP
+	DB="$W/bat.sqlite"
+	cat "$TOP/tests/fixtures/demo-db.sql" \
+		"$TOP/pipelines/sql/bat_schema.sqlite.sql" \
+		"$TOP/pipelines/sql/bat_demo.sql" \
+		"$TOP/tests/fixtures/bat-run/tests.sql" | sqlite3 "$DB"
+}
+
+teardown() {
+	local pid
+	for pid in $(cat "$W/bat.pids" 2>/dev/null); do
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	tdsd_stop_all
+}
+
+q() {
+	sqlite3 "$DB" "$1"
+}
+
+# event MAIN_ACTION DB_ACTION PATIENT ORDER STUDY: queues an event
+event() {
+	q "INSERT INTO bat_event (main_action, db_action, patient_key,
+	    order_key, study_key) VALUES ('$1', '$2', ${3:-NULL}, ${4:-NULL},
+	    ${5:-NULL})"
+}
+
+@test "usage: unknown options, two modes, a bad template or --now exit 64; -P is refused" {
+	run -64 bat-run --bogus
+	[[ "$output" == *"usage: bat-run"* ]]
+	run -64 bat-run --check --once
+	run -64 bat-run --check --dry-run 1
+	run -64 bat-run --template nothing
+	[[ "$output" == *"want inclusion, parameter"* ]]
+	run -64 bat-run --once --now 'tomorrow'
+	[[ "$output" == *"--now: want YYYY-MM-DD HH:MM:SS"* ]]
+	run -64 bat-run --once -P hunter2
+	[[ "$output" == *"SCHEDFEED_DB_PASSWORD"* ]]
+	[[ "$output" != *hunter2* ]]
+	run -64 bat-run --once --batch 0
+}
+
+@test "--template prints a starting rule of each kind with its parameters" {
+	for kind in inclusion parameter available-datetime pre action post; do
+		run -0 bat-run --template "$kind"
+		[[ "$output" == *"@event_id bigint"* ]]
+		[[ "$output" == *"@patient_key"* ]]
+		[[ "$output" == *SELECT* || "$output" == *INSERT* ]]
+	done
+	run -0 bat-run --template inclusion
+	[[ "$output" == *"negative number for \"not this workflow\""* ]]
+	run -0 bat-run --template available-datetime
+	[[ "$output" == *"DATEADD(minute"* ]]
+}
+
+@test "no database: --once exits 75 and says where it could not connect" {
+	export SCHEDFEED_DB_SERVER=127.0.0.1 SCHEDFEED_DB_USER=schedfeed \
+		SCHEDFEED_DB_PASSWORD=schedfeed SCHEDFEED_DB_PORT=$(free_port)
+	run -75 bat-run --once --login-timeout 2
+	[[ "$output" == *"cannot connect to 127.0.0.1:$SCHEDFEED_DB_PORT"* ]]
+}
+
+@test "a signed report waits its delay, then is forwarded; a second collection runs at once" {
+	tdsd_start "$DB"
+	event ReportSigned Insert 501 7001 9001
+	run -0 --separate-stderr bat-run --once --now "$T0"
+	[ "$(q "SELECT collection_code, status, step, due_at FROM bat_instance ORDER BY id")" = \
+"BB_DELAY|waiting|1|2026-11-23 11:00:00
+REFERRER_FAX|done|10|" ]
+	[ "$(q "SELECT destination FROM ris_outbound")" = referrer_fax ]
+	[ "$(q "SELECT name, value FROM bat_instance_param")" = "delay_minutes|60" ]
+	[[ "$output" == *"$T0,1,1,BB_DELAY,1,engine,waiting,2026-11-23 11:00:00,,,"* ]]
+	[ "$(q "SELECT done_at FROM bat_event")" = "$T0" ]
+
+	# half an hour later: still waiting, nothing forwarded
+	run -0 bat-run --once --now '2026-11-23 10:30:00'
+	[ "$output" = "" ]
+	[ "$(q "SELECT status FROM bat_instance WHERE collection_code = 'BB_DELAY'")" = waiting ]
+	[ "$(q "SELECT COUNT(*) FROM ris_outbound WHERE destination = 'BlueButtonPRO'")" = 0 ]
+
+	run -0 bat-run --once --now '2026-11-23 11:00:00'
+	[ "$(q "SELECT study_key, queued_at FROM ris_outbound WHERE destination = 'BlueButtonPRO'")" = \
+		"9001|2026-11-23 11:00:00" ]
+	[ "$(q "SELECT status, steps_run FROM bat_instance WHERE collection_code = 'BB_DELAY'")" = "done|1" ]
+	[ "$(q "SELECT rule_kind || ':' || outcome || ':' || COALESCE(result, '') FROM bat_log WHERE instance_id = 1 ORDER BY id")" = \
+"inclusion:ok:1
+engine:started:step 1
+parameter:ok:delay_minutes
+available:ok:2026-11-23 11:00:00
+engine:waiting:2026-11-23 11:00:00
+pre:ok:1
+action:ok:1 row
+engine:done:" ]
+	# no parameter value in the log
+	[ "$(q "SELECT COUNT(*) FROM bat_log WHERE result LIKE '%60%' OR message LIKE '%60%'")" = 0 ]
+}
+
+@test "two collections start from one event; an excluded action starts none" {
+	tdsd_start "$DB"
+	event ReportSigned Insert 502 7002 9002
+	event ReportSigned Delete 502 7002 9002
+	run -0 bat-run --once --now "$T0"
+	[ "$(q "SELECT event_id, collection_code FROM bat_instance ORDER BY collection_code")" = \
+"1|BB_DELAY
+1|REFERRER_FAX" ]
+	[ "$(q "SELECT rule_kind, outcome FROM bat_log WHERE event_id = 2")" = "engine|unsubscribed" ]
+	[ "$(q "SELECT COUNT(*) FROM bat_event WHERE done_at IS NULL")" = 0 ]
+	[[ "$output" == *",2,,,,engine,unsubscribed,"* ]]
+}
+
+@test "lay letter: mailed when not opened within 7 days; a pre rule aborts when the patient cancels" {
+	tdsd_start "$DB"
+	event LayLetterPublished Insert 501 7001 9001
+	event LayLetterPublished Insert 502 7002 9002
+	run -0 bat-run --once --now "$T0"
+	[ "$(q "SELECT status, due_at FROM bat_instance ORDER BY id")" = \
+"waiting|2026-11-30 10:00:00
+waiting|2026-11-30 10:00:00" ]
+	q "UPDATE ris_study SET status = 'cancelled' WHERE study_key = 9002"
+	run -0 bat-run --once --now '2026-11-30 10:00:00'
+	[ "$(q "SELECT id, status FROM bat_instance ORDER BY id")" = \
+"1|done
+2|aborted" ]
+	[ "$(q "SELECT patient_key, study_key, document FROM ris_mail_queue")" = \
+		"501|9001|lay_letter" ]
+	[ "$(q "SELECT rule_kind, outcome, result FROM bat_log WHERE instance_id = 2 AND logged_at = '2026-11-30 10:00:00' ORDER BY id")" = \
+"pre|ok|-1
+engine|aborted|" ]
+	# aborted: no action ran for it
+	[ "$(q "SELECT COUNT(*) FROM bat_log WHERE instance_id = 2 AND rule_kind = 'action'")" = 0 ]
+}
+
+@test "a post rule loops back to its own step, then goes on" {
+	tdsd_start "$DB"
+	event TestLoop Insert
+	run -0 bat-run --once --now "$T0"
+	[ "$(q "SELECT step, COUNT(*) FROM ledger GROUP BY step")" = "1|3
+2|1" ]
+	[ "$(q "SELECT status, step, steps_run FROM bat_instance")" = "done|2|4" ]
+	[ "$(q "SELECT result FROM bat_log WHERE rule_kind = 'post'")" = "1
+1
+2" ]
+	[[ "$output" == *",T_LOOP,1,engine,next,step 1,"* ]]
+}
+
+@test "a runaway loop is stopped by the step budget" {
+	tdsd_start "$DB"
+	event TestRunaway Insert
+	run -0 --separate-stderr bat-run --once --now "$T0" --max-steps 5
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 5 ]
+	[ "$(q "SELECT status, steps_run, last_error FROM bat_instance")" = \
+		"failed|5|step budget of 5 steps spent" ]
+	[[ "$stderr" == *"instance 1: failed at step 1"* ]]
+	[[ "$output" == *",engine,failed,,,step budget of 5 steps spent,"* ]]
+}
+
+@test "an inactive collection disables its instances in progress" {
+	tdsd_start "$DB"
+	event ReportSigned Insert 501 7001 9001
+	run -0 bat-run --once --now "$T0"
+	q "UPDATE bat_collection SET active = 'N' WHERE code = 'BB_DELAY'"
+	run -0 bat-run --once --now '2026-11-23 12:00:00'
+	[ "$(q "SELECT status, last_error FROM bat_instance WHERE collection_code = 'BB_DELAY'")" = \
+		"disabled|the collection is inactive" ]
+	[ "$(q "SELECT COUNT(*) FROM ris_outbound WHERE destination = 'BlueButtonPRO'")" = 0 ]
+	[ "$(q "SELECT outcome FROM bat_log WHERE instance_id = 1 ORDER BY id DESC LIMIT 1")" = disabled ]
+	# a new event no longer starts it
+	event ReportSigned Insert 502 7002 9002
+	run -0 bat-run --once --now '2026-11-23 12:00:00'
+	[ "$(q "SELECT COUNT(*) FROM bat_instance WHERE collection_code = 'BB_DELAY'")" = 1 ]
+}
+
+@test "a rule with an SQL error fails only its instance, without PHI on stderr" {
+	tdsd_start "$DB"
+	event TestBroken Insert 84713 7001 9001
+	run -0 --separate-stderr bat-run --once --now "$T0"
+	[ "$(q "SELECT collection_code, status FROM bat_instance ORDER BY collection_code")" = \
+"T_BROKEN|failed
+T_FINE|done" ]
+	[ "$(q "SELECT last_error FROM bat_instance WHERE collection_code = 'T_BROKEN'")" = \
+		"no such table: no_such_table" ]
+	[ "$(q "SELECT error_number, message FROM bat_log WHERE rule_kind = 'action' AND outcome = 'error'")" = \
+		"208|no such table: no_such_table" ]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 1 ]
+	[[ "$stderr" == *"instance 1 step 1 action rule: server error 208"* ]]
+	[[ "$stderr" != *84713* ]]
+	[[ "$output" != *84713* ]]
+}
+
+@test "--check compiles every active rule, runs none, and lists problems by collection, step and rule" {
+	tdsd_start "$DB"
+	# the fixture's T_BROKEN writes to a table that does not exist
+	run -65 --separate-stderr bat-run --check
+	[ "$output" = "collection,step,rule,error_number,message
+T_BROKEN,1,action,208,no such table: no_such_table" ]
+	[[ "$stderr" == *"collection T_BROKEN step 1 action rule: server error 208"* ]]
+	[[ "$stderr" == *"1 problem in 28 rules checked"* ]]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 0 ]
+	q "UPDATE bat_collection SET active = 'N' WHERE code = 'T_BROKEN'"
+	run -0 bat-run --check
+	[ "$output" = "collection,step,rule,error_number,message" ]
+	[ "$(q "SELECT COUNT(*) FROM ris_outbound")" = 0 ]
+
+	q "UPDATE bat_step SET pre_rule = 'SELECT 1 FROM nowhere' WHERE collection_code = 'T_PAIR' AND step = 2"
+	q "UPDATE bat_step SET action_sql = 'INSERT INTO ledger (event_id, step) VALUES (@event_id, @delay_minute)' WHERE collection_code = 'BB_DELAY'"
+	q "UPDATE bat_collection SET inclusion_rule = 'SELEC 1' WHERE code = 'T_LOOP'"
+	q "INSERT INTO bat_collection VALUES ('T_OFF', 'inactive: not checked', 'SELEC 2', 'N')"
+	run -65 --separate-stderr bat-run --check
+	[ "${lines[0]}" = "collection,step,rule,error_number,message" ]
+	[ "${lines[1]}" = "BB_DELAY,1,action,8178,\"The parameterized query expects the parameter '@delay_minute', which was not supplied.\"" ]
+	[ "${lines[2]}" = 'T_LOOP,,inclusion,102,"near ""SELEC"": syntax error"' ]
+	[ "${lines[3]}" = "T_PAIR,2,pre,208,no such table: nowhere" ]
+	[ "${#lines[@]}" = 4 ]
+	[[ "$stderr" == *"3 problems in"* ]]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 0 ]
+}
+
+@test "--dry-run runs one event's workflows, prints each rule's answer, and keeps nothing" {
+	tdsd_start "$DB"
+	event ReportSigned Insert 501 7001 9001
+	run -0 bat-run --dry-run 1 --now "$T0"
+	[ "$output" = "collection,step,rule,outcome,result,message
+BB_DELAY,,inclusion,ok,1,
+BB_DELAY,,engine,started,step 1,
+BB_DELAY,1,parameter,ok,delay_minutes=60,
+BB_DELAY,1,available,ok,2026-11-23 11:00:00,not waited for
+BB_DELAY,1,pre,ok,1,
+BB_DELAY,1,action,ok,1 row,
+BB_DELAY,1,engine,done,,
+LAY_LETTER_MAIL,,inclusion,ok,-1,
+REFERRER_FAX,,inclusion,ok,10,
+REFERRER_FAX,,engine,started,step 10,
+REFERRER_FAX,10,action,ok,1 row,
+REFERRER_FAX,10,engine,done,,
+T_BROKEN,,inclusion,ok,-1,
+T_FINE,,inclusion,ok,-1,
+T_LOOP,,inclusion,ok,-1,
+T_PAIR,,inclusion,ok,-1,
+T_RUNAWAY,,inclusion,ok,-1,
+T_SLOW,,inclusion,ok,-1," ]
+	[ "$(q "SELECT COUNT(*) FROM ris_outbound")" = 0 ]
+	[ "$(q "SELECT COUNT(*) FROM bat_instance")" = 0 ]
+	[ "$(q "SELECT COUNT(*) FROM bat_log")" = 0 ]
+	[ "$(q "SELECT claimed_by IS NULL AND done_at IS NULL FROM bat_event")" = 1 ]
+
+	event TestBroken Insert
+	run -65 --separate-stderr bat-run --dry-run 2 --now "$T0"
+	[[ "$output" == *"T_BROKEN,1,action,error,,no such table: no_such_table"* ]]
+	[[ "$output" == *"T_FINE,1,action,ok,1 row,"* ]]
+	[[ "$stderr" == *"event 2: 1 workflow failed"* ]]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 0 ]
+
+	run -66 bat-run --dry-run 99
+	[[ "$output" == *"event 99: no such event"* ]]
+}
+
+@test "killed with SIGKILL mid-step, the step is redone once on the next pass after its lease, never twice" {
+	tdsd_start "$DB"
+	event TestSlow Insert
+	bat-run --once --verbose --lease 60 --now "$T0" >"$W/out" 2>"$W/err" 3>&- &
+	pid=$!
+	echo "$pid" >>"$W/bat.pids"
+	for _ in $(seq 200); do
+		grep -q "instance 1 step 1: action" "$W/err" && break
+		sleep 0.05
+	done
+	grep -q "instance 1 step 1: action" "$W/err"
+	sleep 0.3
+	kill -KILL "$pid"
+	wait "$pid" || true
+	# the claim stays until its lease runs out: nothing runs it before
+	run -0 bat-run --once --now '2026-11-23 10:00:30'
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 0 ]
+	[ "$(q "SELECT status, attempts FROM bat_instance")" = "running|1" ]
+	run -0 --separate-stderr bat-run --once --now '2026-11-23 10:01:01'
+	[[ "$stderr" == *"instance 1: its step is claimed again (attempt 2)"* ]]
+	[ "$(q "SELECT event_id, step FROM ledger")" = "1|1" ]
+	[ "$(q "SELECT status, steps_run, owner IS NULL FROM bat_instance")" = "done|1|1" ]
+	[ "$(q "SELECT outcome, result FROM bat_log WHERE rule_kind = 'engine' AND outcome = 'retry'")" = "retry|attempt 2" ]
+	run -0 bat-run --once --now '2026-11-23 10:05:00'
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 1 ]
+	[ "$(q "SELECT COUNT(*) FROM bat_log WHERE rule_kind = 'action'")" = 1 ]
+}
+
+@test "two bat-run processes on one database with 200 events never run a step twice" {
+	tdsd_start "$DB"
+	q "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+	   INSERT INTO bat_event (main_action, db_action) SELECT 'TestPair', 'Insert' FROM n"
+	for i in 1 2; do
+		bat-run --interval 0.1 --now "$T0" >"$W/out$i" 2>"$W/err$i" 3>&- &
+		echo $! >>"$W/bat.pids"
+	done
+	for _ in $(seq 600); do
+		[ "$(q "SELECT COUNT(*) FROM bat_instance WHERE status = 'done'")" = 200 ] && break
+		sleep 0.1
+	done
+	for pid in $(cat "$W/bat.pids"); do
+		kill -TERM "$pid"
+	done
+	for pid in $(cat "$W/bat.pids"); do
+		run wait "$pid"
+		[ "$status" -eq 0 ]
+	done
+	rm "$W/bat.pids"
+	[ "$(q "SELECT COUNT(*) FROM bat_instance WHERE status = 'done'")" = 200 ]
+	[ "$(q "SELECT event_id, step, COUNT(*) FROM ledger GROUP BY event_id, step HAVING COUNT(*) > 1")" = "" ]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 400 ]
+	[ "$(q "SELECT COUNT(DISTINCT event_id) FROM ledger WHERE step = 2")" = 200 ]
+	[ "$(q "SELECT COUNT(*) FROM bat_log WHERE rule_kind = 'action'")" = 400 ]
+	# both engines took part
+	[ "$(q "SELECT COUNT(DISTINCT engine) FROM bat_log")" = 2 ]
+	[ ! -s "$W/err1" ] && [ ! -s "$W/err2" ]
+}
