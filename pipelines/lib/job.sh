@@ -112,8 +112,10 @@
 # separated by commas), one line "schedfeed job NAME DATE failed at step
 # STEP with exit status N" is mailed with smtp-send(1) to
 # SCHEDFEED_ALERT_SMTP_URL from SCHEDFEED_ALERT_FROM (default
-# schedfeed@HOSTNAME), as SCHEDFEED_ALERT_SMTP_USER when set; smtp-send
-# takes the password from SMTP_PASSWORD or SMTP_PASSWORD_FILE.  An alert
+# schedfeed@HOSTNAME), as SCHEDFEED_ALERT_SMTP_USER when set, verifying
+# the server with SCHEDFEED_ALERT_SMTP_CACERT when set (else the system's
+# CAs); smtp-send takes the password from SMTP_PASSWORD or
+# SMTP_PASSWORD_FILE.  An alert
 # that cannot be sent is logged and leaves the exit status the step's.
 # Lock contention (75) sends no alert: the run holding the lock reports
 # its own failures.
@@ -360,6 +362,8 @@ _job_alert() {
 		    --from "$_job_from" --subject "$_job_subject"
 		[ -z "${SCHEDFEED_ALERT_SMTP_USER:-}" ] ||
 		    set -- "$@" --user "$SCHEDFEED_ALERT_SMTP_USER"
+		[ -z "${SCHEDFEED_ALERT_SMTP_CACERT:-}" ] ||
+		    set -- "$@" --cacert "$SCHEDFEED_ALERT_SMTP_CACERT"
 		while [ -n "$_job_to" ]; do
 			set -- "$@" --to "${_job_to%%,*}"
 			case $_job_to in
