@@ -309,6 +309,7 @@ perform(struct box *b, const struct box_request *rq, struct sink *s,
 	CURL *c = b->curl;
 	struct curl_slist *hdr = NULL;
 	char *auth = NULL, *json_text = NULL;
+	curl_mime *mime = NULL;
 	curl_off_t retry_after = -1;
 	CURLcode rc;
 
@@ -360,8 +361,10 @@ perform(struct box *b, const struct box_request *rq, struct sink *s,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)rq->data_len);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->data);
-	} else if (rq->mime != NULL)
-		curl_easy_setopt(c, CURLOPT_MIMEPOST, rq->mime);
+	} else if (rq->mime != NULL) {
+		mime = rq->mime(c, rq->mime_ctx);
+		curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+	}
 	else if (strcmp(rq->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
@@ -379,6 +382,7 @@ perform(struct box *b, const struct box_request *rq, struct sink *s,
 	if (s->len > 0)
 		rs->json = json_loadb(s->body, s->len, 0, NULL);
 	curl_slist_free_all(hdr);
+	curl_mime_free(mime);
 	zero_free(auth);
 	free(json_text);
 	return rc;

@@ -67,7 +67,9 @@ struct box_request {
 	const char *form;	/* a form-urlencoded body, or NULL */
 	const void *data;	/* a raw body of data_len bytes, or NULL */
 	size_t data_len;
-	curl_mime *mime;	/* a multipart body, or NULL */
+	/* Builds a multipart body, afresh for each try (or NULL). */
+	curl_mime *(*mime)(CURL *curl, void *ctx);
+	void *mime_ctx;
 	const char *const *headers;	/* extra "Name: value", NULL-ended */
 	int out_fd;		/* a 2xx body is written here when >= 0 */
 	int no_auth;		/* no Authorization header (token request) */

@@ -35,6 +35,7 @@ struct upload {
 	int fd;
 	struct box_hashes local;
 	char *file_id;		/* the existing file, for a new version */
+	char *box_name;		/* its name on Box (the case may differ) */
 	json_t *result;		/* Box's file object after the upload */
 };
 
@@ -68,7 +69,10 @@ take_conflict(struct upload *up, const struct box_response *rs,
 
 	if (type != NULL && strcmp(type, "file") == 0 && id != NULL) {
 		free(up->file_id);
+		free(up->box_name);
 		up->file_id = xstrdup(id);
+		up->box_name = box_str(c, "name") != NULL ?
+		    xstrdup(box_str(c, "name")) : NULL;
 		return 0;
 	}
 	if (type != NULL && strcmp(type, "folder") == 0) {
@@ -131,25 +135,52 @@ digest_refused(const struct box_response *rs, const char *what)
 	return box_http_fail(rs, what);
 }
 
-/* A multipart POST of the whole file (attributes first, as Box wants). */
+struct form {
+	const char *attrs;	/* the attributes part, JSON */
+	const char *name;
+	char fdpath[64];	/* the very file hashed, by its descriptor */
+};
+
+/* attributes first, then file: Box refuses them the other way round. */
+static curl_mime *
+make_form(CURL *curl, void *ctx)
+{
+	const struct form *f = ctx;
+	curl_mime *mime = curl_mime_init(curl);
+	curl_mimepart *part;
+
+	if (mime == NULL)
+		die(EX_OSERR, "out of memory");
+	part = curl_mime_addpart(mime);
+	curl_mime_name(part, "attributes");
+	curl_mime_data(part, f->attrs, CURL_ZERO_TERMINATED);
+	part = curl_mime_addpart(mime);
+	curl_mime_name(part, "file");
+	curl_mime_filedata(part, f->fdpath);
+	curl_mime_filename(part, f->name);
+	curl_mime_type(part, "application/octet-stream");
+	return mime;
+}
+
+/* A multipart POST of the whole file, with its SHA-1 as Content-MD5. */
 static int
 upload_simple(struct box *b, struct upload *up, const char *what,
     int *conflict)
 {
 	struct box_request rq = { .method = "POST", .out_fd = -1 };
 	struct box_response rs = { 0 };
-	curl_mime *mime = curl_mime_init(b->curl);
-	curl_mimepart *part;
+	struct form form = { .name = up->name };
 	json_t *attrs;
 	char *attrs_text, *url, *md5 = xasprintf("Content-MD5: %s",
 	    up->local.sha1);
 	const char *headers[] = { md5, NULL };
-	char fdpath[64];
 	int status;
 
 	if (up->file_id != NULL) {
+		/* A new version keeps the name the file has on Box. */
 		url = box_upload_url(b, "/files/%s/content", up->file_id);
-		attrs = json_pack("{s:s}", "name", up->name);
+		attrs = json_pack("{s:s}", "name", up->box_name != NULL ?
+		    up->box_name : up->name);
 	} else {
 		url = box_upload_url(b, "/files/content");
 		attrs = json_pack("{s:s, s:{s:s}}", "name", up->name, "parent",
@@ -157,22 +188,11 @@ upload_simple(struct box *b, struct upload *up, const char *what,
 	}
 	attrs_text = json_dumps(attrs, JSON_COMPACT);
 	json_decref(attrs);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "attributes");
-	curl_mime_data(part, attrs_text, CURL_ZERO_TERMINATED);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "file");
-	/* The very file we hashed, even if the path is replaced meanwhile. */
-	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", up->fd);
-	if (curl_mime_filedata(part, fdpath) != CURLE_OK) {
-		warn("%s: cannot read it:", up->path);
-		status = EX_NOINPUT;
-		goto out;
-	}
-	curl_mime_filename(part, up->name);
-	curl_mime_type(part, "application/octet-stream");
+	form.attrs = attrs_text;
+	snprintf(form.fdpath, sizeof form.fdpath, "/proc/self/fd/%d", up->fd);
 	rq.url = url;
-	rq.mime = mime;
+	rq.mime = make_form;
+	rq.mime_ctx = &form;
 	rq.headers = headers;
 	status = box_request(b, &rq, &rs, what);
 	if (status != 0)
@@ -188,7 +208,6 @@ upload_simple(struct box *b, struct upload *up, const char *what,
 		status = digest_refused(&rs, what);
 out:
 	box_response_free(&rs);
-	curl_mime_free(mime);
 	free(attrs_text);
 	free(url);
 	free(md5);
@@ -528,7 +547,8 @@ upload_file(struct box *b, const char *folder_id, const char *path,
 		status = verify(&up, what);
 	if (status != 0)
 		goto out;
-	target = box_target(folder_id, up.name, box_str(up.result, "id"));
+	target = box_target(folder_id, box_str(up.result, "name") != NULL ?
+	    box_str(up.result, "name") : up.name, box_str(up.result, "id"));
 	receipt_row(w, path, up.local.bytes, up.local.sha256, target);
 	fflush(stdout);
 	free(target);
@@ -537,6 +557,7 @@ out:
 		close(up.fd);
 	json_decref(up.result);
 	free(up.file_id);
+	free(up.box_name);
 	free(copy);
 	return status;
 }
@@ -556,7 +577,7 @@ main(int argc, char *argv[])
 	struct csv_writer w;
 	const char *folder = NULL, *folder_path = NULL;
 	char *folder_id = NULL;
-	int ch, make = 0, status = 0, st, i, idx = 0;
+	int ch, make = 0, status = 0, folder_ok, st, i, idx = 0;
 
 	setprogname(argv[0]);
 	box_opts_init(&bo);
@@ -597,7 +618,8 @@ main(int argc, char *argv[])
 		folder_id = xstrdup(folder);
 		status = check_folder(&box, folder_id);
 	}
-	for (i = 0; status == 0 && i < argc; i++) {
+	folder_ok = status == 0;
+	for (i = 0; folder_ok && i < argc; i++) {
 		st = upload_file(&box, folder_id, argv[i], &w);
 		status = worst_status(status, st);
 		/* The service or the login failing fails every file alike. */
