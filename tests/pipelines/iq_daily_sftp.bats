@@ -1,0 +1,321 @@
+#!/usr/bin/env bats
+# pipelines/iq_daily.sh delivering by SFTP: tdsd over the demo database
+# and a real OpenSSH sshd on 127.0.0.1, both started per test (sftp.bash).
+# The job logs in with the test's client key (SFTP_KEY, exported by
+# sshd_start) and checks the host key against $HOME/.ssh/known_hosts, as
+# it would in production; the feeds must equal the hand-worked files
+# under tests/fixtures/iq_daily/.
+
+load ../common
+load ../sftp
+
+FIX="$TOP/tests/fixtures"
+JOB="$TOP/pipelines/iq_daily.sh"
+NAME=unmcc_2026_11_23.csv
+
+setup_file() {
+	export SFTP_TEST_USER=iqsftp
+	sftp_user_create "$SFTP_TEST_USER"
+}
+
+teardown_file() {
+	sftp_user_remove "$SFTP_TEST_USER"
+}
+
+setup() {
+	common_setup
+	[ -x "$TDSD" ] || skip "tdsd is not built ($TDSD)"
+	command -v sched-query >/dev/null || skip "sched-query is not built"
+	command -v sftp-put >/dev/null || skip "sftp-put is not built"
+	unset IQ_SQL IQ_SHAPE IQ_DEPT IQ_UNIT IQ_FILE_NAME SFTP_PASSWORD \
+	    SFTP_PASSWORD_FILE SFTP_KNOWN_HOSTS
+	STAGING=$SCHEDFEED_STATE_DIR/iq_daily/staging
+	ARCHIVE=$SCHEDFEED_STATE_DIR/iq_daily/archive
+	LEDGER=$SCHEDFEED_STATE_DIR/iq_daily/ledger
+	sshd_start
+	export IQ_DEST=$URL$REMOTE
+	# the demo database, in a file the tests may change between runs
+	DB=$W/demo.sqlite
+	sqlite3 -bail "$DB" < "$FIX/demo-db.sql"
+	db_start
+}
+
+teardown() {
+	db_stop
+	sshd_stop
+}
+
+# db_start: tdsd over $DB; sets the job's database settings
+db_start() {
+	"$TDSD" -f "$DB" -p 0 > "$W/tdsd.out" 2> "$W/tdsd.err" 3>&- &
+	DB_PID=$!
+	export SCHEDFEED_DB_SERVER=127.0.0.1 SCHEDFEED_DB_DATABASE=demo \
+	    SCHEDFEED_DB_USER=schedfeed SCHEDFEED_DB_PASSWORD=schedfeed
+	for _ in $(seq 100); do
+		SCHEDFEED_DB_PORT=$(awk '$1 == "port" { print $2; exit }' "$W/tdsd.out")
+		[ -z "$SCHEDFEED_DB_PORT" ] || { export SCHEDFEED_DB_PORT; return 0; }
+		sleep 0.05
+	done
+	cat "$W/tdsd.err" >&2
+	return 1
+}
+
+db_stop() {
+	[ -n "${DB_PID:-}" ] || return 0
+	kill "$DB_PID" 2>/dev/null || true
+	wait "$DB_PID" 2>/dev/null || true
+	DB_PID=
+}
+
+# log_of TEXT: TEXT with each line's time stamp cut off
+log_of() {
+	printf '%s\n' "$1" |
+	    sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4} //'
+}
+
+# ledger_rows: date, key, sha256, target, kind of each delivery
+ledger_rows() {
+	grep -v '^#' "$LEDGER" | cut -f2-
+}
+
+sha() {
+	sha256sum < "$1" | cut -d' ' -f1
+}
+
+# remote_files: what the remote directory holds, hidden files too
+remote_files() {
+	ls -A "$REMOTE"
+}
+
+# assert_delivered FILE: the remote feed is FILE, whole, alone
+assert_delivered() {
+	cmp "$1" "$REMOTE/$NAME"
+	[ "$(remote_files)" = "$NAME" ]
+	[ "$(stat -c %U "$REMOTE/$NAME")" = "$SFTP_USER" ]
+	[ "$(file_mode "$REMOTE/$NAME")" = 600 ]
+}
+
+@test "iq_daily sftp: delivered to sshd, the delivered copy archived, in the ledger" {
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(log_of "$output")" = "iq_daily 2026-11-23 start
+iq_daily 2026-11-23 feed: past day 2026-11-20, future 2026-11-23 to 2027-01-22, file $NAME
+iq_daily 2026-11-23 query ok
+iq_daily 2026-11-23 shape ok
+iq_daily 2026-11-23 deliver ok (sent)
+iq_daily 2026-11-23 archive ok
+iq_daily 2026-11-23 done" ]
+	assert_delivered "$FIX/iq_daily/$NAME"
+	# the local copy that was sent, and only it, now in the archive
+	cmp "$FIX/iq_daily/$NAME" "$ARCHIVE/2026/11/23/$NAME"
+	[ "$(find "$ARCHIVE" -type f)" = "$ARCHIVE/2026/11/23/$NAME" ]
+	[ -z "$(ls -A "$STAGING")" ]
+	# one ledger line: time, date, file, SHA-256 of what was sent, target
+	[ "$(ledger_rows)" = "$(printf '2026-11-23\t%s\t%s\t%s\tsent' \
+	    "$NAME" "$(sha "$FIX/iq_daily/$NAME")" "$IQ_DEST")" ]
+	grep -v '^#' "$LEDGER" | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4}	'
+	# sshd saw the job log in with the key, as $SFTP_USER
+	grep -q "Accepted publickey for $SFTP_USER from 127.0.0.1" "$SSHD_DIR/sshd.log"
+}
+
+@test "iq_daily sftp: the same date again sends nothing; --force resends" {
+	sh "$JOB" 2026-11-23 2>/dev/null
+	local before
+	before=$(stat -c '%i %Y.%y' "$REMOTE/$NAME")
+	sleep 1		# a resend would show in the mtime
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" iq_daily 2026-11-23 deliver $NAME already delivered to $IQ_DEST, nothing sent"* ]]
+	[[ "$output" != *"deliver ok"* ]]
+	# the remote file untouched: same inode, same time
+	[ "$(stat -c '%i %Y.%y' "$REMOTE/$NAME")" = "$before" ]
+	assert_delivered "$FIX/iq_daily/$NAME"
+	# no second login for an upload: sshd saw one session
+	[ "$(grep -c "Accepted publickey for $SFTP_USER" "$SSHD_DIR/sshd.log")" -eq 1 ]
+	[ "$(ledger_rows | wc -l)" -eq 1 ]
+	[ "$(find "$ARCHIVE" -type f | wc -l)" -eq 1 ]
+	[ -z "$(ls -A "$STAGING")" ]
+
+	run sh "$JOB" --force 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" iq_daily 2026-11-23 start (--force)"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 deliver ok (resent)"* ]]
+	[ "$(stat -c %i "$REMOTE/$NAME")" != "${before%% *}" ]
+	assert_delivered "$FIX/iq_daily/$NAME"
+	[ "$(ledger_rows | cut -f1,2,3,5)" = "$(printf '2026-11-23\t%s\t%s\tsent\n2026-11-23\t%s\t%s\tresent' \
+	    "$NAME" "$(sha "$FIX/iq_daily/$NAME")" "$NAME" "$(sha "$FIX/iq_daily/$NAME")")" ]
+	# each delivered copy archived, neither overwritten
+	cmp "$FIX/iq_daily/$NAME" "$ARCHIVE/2026/11/23/$NAME"
+	cmp "$FIX/iq_daily/$NAME" "$ARCHIVE/2026/11/23/$NAME.1"
+}
+
+@test "iq_daily sftp: changed rows for the same date are sent and logged as a correction" {
+	sh "$JOB" 2026-11-23 2>/dev/null
+	# an appointment's duration changes in MOSAIQ: 60 minutes become 90
+	sqlite3 -bail "$DB" "UPDATE Schedule SET Duration_time = 540000
+	    WHERE Pat_ID1 = 1002 AND App_DtTm = '2026-11-23 09:00:00'"
+	sed '/^Future,[^,]*,Infusion,1002,IV Chemo Initial Hr,2026-11-23 09:00:00,60,/s/,60,/,90,/' \
+	    "$FIX/iq_daily/$NAME" > "$W/corrected.csv"
+	[ "$(diff "$FIX/iq_daily/$NAME" "$W/corrected.csv" | grep -c '^>')" -eq 1 ]
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" iq_daily 2026-11-23 deliver ok (correction)"* ]]
+	assert_delivered "$W/corrected.csv"
+	[ "$(ledger_rows | cut -f1,2,3,5)" = "$(printf '2026-11-23\t%s\t%s\tsent\n2026-11-23\t%s\t%s\tcorrection' \
+	    "$NAME" "$(sha "$FIX/iq_daily/$NAME")" "$NAME" "$(sha "$W/corrected.csv")")" ]
+	cmp "$FIX/iq_daily/$NAME" "$ARCHIVE/2026/11/23/$NAME"
+	cmp "$W/corrected.csv" "$ARCHIVE/2026/11/23/$NAME.1"
+	# the log says what happened, never which row
+	! grep -q 'IV Chemo\|1002' "$SCHEDFEED_STATE_DIR/iq_daily/log" "$LEDGER"
+}
+
+@test "iq_daily sftp: unknown host key is 77, nothing sent or archived; the re-run sends what was staged" {
+	mv "$KNOWN_HOSTS" "$W/known_hosts"
+	: > "$KNOWN_HOSTS"
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"unknown host key $(sshd_fingerprint)"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 deliver failed (status 77)"* ]]
+	[[ "$output" != *"archive"* ]]
+	[ -z "$(remote_files)" ]
+	[ ! -e "$LEDGER" ]
+	[ -z "$(find "$ARCHIVE" -type f)" ]
+	# the feed stays staged, private, for the re-run
+	cmp "$FIX/iq_daily/$NAME" "$STAGING/2026-11-23/$NAME"
+	[ "$(file_mode "$STAGING/2026-11-23/$NAME")" = 600 ]
+	# the key checked out of band, in a file of the site's choosing; the
+	# re-run resumes at the delivery, with no database
+	db_stop
+	SFTP_KNOWN_HOSTS=$W/known_hosts run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(log_of "$output")" = "iq_daily 2026-11-23 start
+iq_daily 2026-11-23 feed: past day 2026-11-20, future 2026-11-23 to 2027-01-22, file $NAME
+iq_daily 2026-11-23 query skipped (done in an earlier run)
+iq_daily 2026-11-23 shape skipped (done in an earlier run)
+iq_daily 2026-11-23 deliver ok (sent)
+iq_daily 2026-11-23 archive ok
+iq_daily 2026-11-23 done" ]
+	assert_delivered "$FIX/iq_daily/$NAME"
+	cmp "$FIX/iq_daily/$NAME" "$ARCHIVE/2026/11/23/$NAME"
+	[ "$(ledger_rows | wc -l)" -eq 1 ]
+	[ -z "$(ls -A "$STAGING")" ]
+}
+
+@test "iq_daily sftp: a password from SFTP_PASSWORD_FILE, never in the log or the state; a wrong one is 77" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: a local account with a password for sshd to check"
+	unset SFTP_KEY
+	printf 'wrong horse\n' > "$W/pw"
+	SFTP_PASSWORD_FILE=$W/pw run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"login refused"* ]]
+	[[ "$output" == *" deliver failed (status 77)"* ]]
+	[ -z "$(remote_files)" ]
+	printf '%s\n' "$SFTP_TEST_PASSWORD" > "$W/pw"
+	SFTP_PASSWORD_FILE=$W/pw run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	assert_delivered "$FIX/iq_daily/$NAME"
+	grep -q "Accepted password for $SFTP_USER from 127.0.0.1" "$SSHD_DIR/sshd.log"
+	! grep -rq "horse" "$SCHEDFEED_STATE_DIR"
+}
+
+# slow_sftp: sshd's SFTP subsystem becomes a relay in front of OpenSSH's
+# sftp-server that, while $SSHD_DIR/hold exists, holds the first WRITE
+# request: the upload's hidden temporary has been opened on the server
+# and sftp-put waits, mid-upload, for as long as the test needs. Once
+# hold is removed a held relay exits without passing the write on (its
+# client is gone by then), and new sessions pass everything through.
+slow_sftp() {
+	cat > "$SSHD_DIR/hold-writes.py" <<'EOF'
+import os, subprocess, sys, time
+hold = sys.argv[1]
+server = subprocess.Popen(["/usr/lib/openssh/sftp-server"], stdin=subprocess.PIPE)
+client = sys.stdin.buffer
+
+def read(n):
+    data = b""
+    while len(data) < n:
+        more = client.read(n - len(data))
+        if not more:
+            return None
+        data += more
+    return data
+
+while True:
+    head = read(5)                      # uint32 length, byte type
+    if head is None:
+        break
+    body = read(int.from_bytes(head[:4], "big") - 1)
+    if body is None:
+        break
+    if head[4] == 6 and os.path.exists(hold):      # SSH_FXP_WRITE
+        while os.path.exists(hold):
+            time.sleep(0.05)
+        os._exit(1)
+    server.stdin.write(head + body)
+    server.stdin.flush()
+server.stdin.close()
+sys.exit(server.wait())
+EOF
+	chmod 644 "$SSHD_DIR/hold-writes.py"
+	sshd_stop
+	sed -i "s|^Subsystem sftp .*|Subsystem sftp $PY $SSHD_DIR/hold-writes.py $SSHD_DIR/hold|" \
+	    "$SSHD_DIR/sshd_config"
+	sshd_restart
+}
+
+@test "iq_daily sftp: kill -9 of the job mid-upload, then a re-run delivers exactly one whole file" {
+	command -v setsid >/dev/null || skip "needs setsid(1)"
+	slow_sftp
+	: > "$SSHD_DIR/hold"
+	# the job in a process group of its own, as cron or a shell would
+	# start it, so that kill -9 takes it whole: the shell, sftp-put, all
+	setsid sh "$JOB" 2026-11-23 > "$W/job.log" 2>&1 3>&- &
+	local job=$! pgid part st=0
+	for _ in $(seq 200); do
+		part=$(find "$REMOTE" -name ".$NAME.*.part")
+		[ -z "$part" ] || break
+		sleep 0.05
+	done
+	cat "$W/job.log"
+	[ -n "$part" ]
+	pgid=$(ps -o pgid= -p "$job" | tr -d ' ')
+	[ "$pgid" = "$job" ]
+	# mid-upload: sftp-put runs, in the job's group
+	pgrep -g "$pgid" -x sftp-put
+	kill -9 -- "-$pgid"
+	wait "$job" || st=$?
+	[ "$st" -eq 137 ]
+	! pgrep -g "$pgid"
+	# nothing under the final name, only the hidden temporary
+	[ "$(remote_files)" = "${part##*/}" ]
+	[ ! -e "$LEDGER" ]
+	[ -z "$(find "$ARCHIVE" -type f)" ]
+	cmp "$FIX/iq_daily/$NAME" "$STAGING/2026-11-23/$NAME"
+
+	# The server lets go of the dead session. sftp-put removes a
+	# temporary of the name that is older than its own upload, by the
+	# second (SFTP times are whole seconds): the re-run comes a second on.
+	rm "$SSHD_DIR/hold"
+	sleep 1.1
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" query skipped (done in an earlier run)"* ]]
+	[[ "$output" == *" shape skipped (done in an earlier run)"* ]]
+	[[ "$output" == *" iq_daily 2026-11-23 deliver ok (sent)"* ]]
+	# exactly one whole file, no temporary, one delivery in the ledger
+	assert_delivered "$FIX/iq_daily/$NAME"
+	[ "$(ledger_rows | cut -f1,2,3,5)" = "$(printf '2026-11-23\t%s\t%s\tsent' "$NAME" "$(sha "$FIX/iq_daily/$NAME")")" ]
+	[ "$(find "$ARCHIVE" -type f)" = "$ARCHIVE/2026/11/23/$NAME" ]
+	# nothing left of the killed run: no staging, no temporary
+	[ -z "$(ls -A "$STAGING")" ]
+	[ -z "$(find "$SCHEDFEED_STATE_DIR" -name '.*')" ]
+}
