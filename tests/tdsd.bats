@@ -521,3 +521,15 @@ pytds_run() {
 	EOF
 	[ "$output" = $'70001 x王 1\n8152 String or binary data would be truncated: a value is longer than its column\'s 10 characters.' ]
 }
+
+@test "SET PARSEONLY ON prepares statements and runs none; errors are still reported" {
+	start_tdsd
+	echo "SET PARSEONLY ON INSERT INTO appt (id) VALUES (99) DELETE FROM appt SET PARSEONLY OFF SELECT COUNT(*) AS n FROM appt" |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'n\n4' ]
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM appt")" = 4 ]
+	echo "SET PARSEONLY ON SELECT nope FROM appt" | tsql_as schedfeed schedfeed
+	grep -q "no such column: nope" "$W/err" "$W/out"
+	echo "SET PARSEONLY ON SELECT id FROM nowhere" | tsql_as schedfeed schedfeed
+	grep -q "no such table: nowhere" "$W/err" "$W/out"
+}

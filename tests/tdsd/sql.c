@@ -598,7 +598,14 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 		warn("connection %u: line %u: %.*s", c->spid, line,
 		    (int)(next - start > 200 ? 200 : next - start), sql + start);
 	if (bind_params(bt, stmt, line) == 0) {
-		if (sqlite3_column_count(stmt) > 0)
+		/*
+		 * SET PARSEONLY ON: SQL Server checks the statement and runs
+		 * nothing. Preparing and binding is tdsd's check (syntax,
+		 * tables, columns, parameters); the statement is not stepped.
+		 */
+		if (c->parseonly)
+			statement_done(bt, 0, 0, 0);
+		else if (sqlite3_column_count(stmt) > 0)
 			run_query(bt, stmt, line);
 		else
 			run_command(bt, stmt, first_word, line);
@@ -610,12 +617,13 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 	return next;
 }
 
-/* SET option[, ...] value: accepted and ignored, but for FMTONLY. */
+/* SET option[, ...] value: accepted and ignored, but for FMTONLY and
+ * PARSEONLY. */
 static size_t
 run_set(struct batch *bt, const char *sql, size_t pos, unsigned line)
 {
 	char word[64], last[64] = "";
-	int fmtonly = 0;
+	int fmtonly = 0, parseonly = 0;
 	struct sqlmsg m;
 	size_t p, end;
 	char quote;
@@ -648,11 +656,15 @@ run_set(struct batch *bt, const char *sql, size_t pos, unsigned line)
 			break;
 		if (strcmp(word, "FMTONLY") == 0)
 			fmtonly = 1;
+		if (strcmp(word, "PARSEONLY") == 0)
+			parseonly = 1;
 		snprintf(last, sizeof last, "%s", word);
 		p = end;
 	}
 	if (fmtonly)
 		bt->c->fmtonly = strcmp(last, "ON") == 0;
+	if (parseonly)
+		bt->c->parseonly = strcmp(last, "ON") == 0;
 	return p;
 }
 

@@ -119,6 +119,7 @@ struct conn {
 	int trancount;		/* BEGIN TRAN nesting, as @@TRANCOUNT */
 	uint64_t tran_id;	/* the transaction descriptor we handed out */
 	int fmtonly;		/* SET FMTONLY ON: metadata only */
+	int parseonly;		/* SET PARSEONLY ON: prepare, run nothing */
 };
 
 /* A parameter of sp_executesql, converted for sqlite3_bind_*. */
