@@ -80,6 +80,7 @@ box_start() {
 		BOX_APP_PASSPHRASE
 	BOX_DIR=$BATS_TEST_TMPDIR/box
 	mkdir -p "$BOX_DIR"
+	rm -f "$BOX_DIR/port"
 	"$PY" "$TOP/tests/box-emulator" serve \
 		--cert "$BOX_FIXED/ca/server.pem" --key "$BOX_FIXED/ca/server.key" \
 		--public-key "$BOX_FIXED/app.pub" --key-id "$BOX_KEY_ID" \
