@@ -149,10 +149,17 @@ sftp://*)
 	    job_copy_to_dir "$feed" "$IQ_DEST" ;;
 esac
 
-# Exactly the files the receipts name, under the run date; nothing when
-# nothing was sent (the receipts are empty).
+# Exactly the files the receipts name, under the run date. Nothing sent
+# (the receipts are empty): the feed is the one delivered before, whose
+# copy is archived already, unless a run was killed between delivering
+# and archiving; then this one is that copy.
 archive() {
 	archive-mv --to "$JOB_ARCHIVE" --date "$RUN_DATE" < "$receipts" > /dev/null
+	[ -e "$feed" ] || return 0
+	for copy in "$JOB_ARCHIVE/$(echo "$RUN_DATE" | tr - /)/$name"*; do
+		! cmp -s "$copy" "$feed" || return 0
+	done
+	archive-mv --to "$JOB_ARCHIVE" --date "$RUN_DATE" "$feed" > /dev/null
 }
 job_step archive archive
 # What is left: the query's rows, the receipts, and a feed not sent

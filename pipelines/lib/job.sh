@@ -72,7 +72,8 @@
 # job_copy_to_dir FILE DIR
 #	A delivery command for a directory target (a mounted share):
 #	copies FILE into DIR under its own name, atomically (a temporary
-#	.NAME.XXXXXX in DIR, fsynced, renamed; DIR fsynced), and prints a
+#	.NAME.XXXXXX in DIR, fsynced, renamed; DIR fsynced; temporaries of
+#	NAME a killed run left are removed first), and prints a
 #	receipt as the transfer programs do, "file,bytes,sha256,target"
 #	and one row.  Exits 66 when FILE cannot be read, 73 when DIR
 #	takes no file, 74 on a write error.
@@ -553,6 +554,8 @@ job_copy_to_dir() {
 		_job_say "$1: cannot read"
 		return 66
 	fi
+	# a killed run's temporaries; the lock says none is in use
+	rm -f -- "${2:-/}/.$3."??????
 	if ! _job_copy=$(mktemp "${2:-/}/.$3.XXXXXX" 2>/dev/null); then
 		_job_say "${2:-/}: cannot create a file there"
 		return 73

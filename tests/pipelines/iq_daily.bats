@@ -342,6 +342,22 @@ ROWS
 	cmp "$FIX/iq_daily/unmcc_2026_11_25.csv" "$ARCHIVE/2026/11/25/unmcc_2026_11_25.csv"
 }
 
+@test "iq_daily: a delivery in the ledger but not in the archive is archived by the next run" {
+	# the state a run killed between delivering and archiving leaves
+	run_feed 2026-11-23
+	rm "$ARCHIVE/2026/11/23/unmcc_2026_11_23.csv"
+	run sh "$JOB" 2026-11-23
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" deliver unmcc_2026_11_23.csv already delivered to $IQ_DEST, nothing sent"* ]]
+	cmp "$FIX/iq_daily/unmcc_2026_11_23.csv" "$ARCHIVE/2026/11/23/unmcc_2026_11_23.csv"
+	assert_nothing_staged
+	# and only once
+	run sh "$JOB" 2026-11-23
+	[ "$status" -eq 0 ]
+	[ "$(find "$ARCHIVE" -type f | wc -l)" -eq 1 ]
+}
+
 @test "iq_daily: a second run while one holds the lock exits 75; --wait=SECONDS gives up with 75" {
 	# one row every 200 ms: the first run takes seconds
 	with_db --row-delay-ms 200
