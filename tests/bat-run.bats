@@ -314,8 +314,9 @@ T_SLOW,,inclusion,ok,-1," ]
 		kill -TERM "$pid"
 	done
 	for pid in $(cat "$W/bat.pids"); do
-		run wait "$pid"
-		[ "$status" -eq 0 ]
+		rc=0
+		wait "$pid" || rc=$?
+		[ "$rc" -eq 0 ]
 	done
 	rm "$W/bat.pids"
 	[ "$(q "SELECT COUNT(*) FROM bat_instance WHERE status = 'done'")" = 200 ]
