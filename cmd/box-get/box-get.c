@@ -304,7 +304,8 @@ main(int argc, char *argv[])
 		warn("folder %s: no file matches %s", folder_id, list.pattern);
 		status = require ? EX_NOINPUT : 0;
 	}
-	qsort(list.item, list.count, sizeof *list.item, by_name);
+	if (list.count > 0)
+		qsort(list.item, list.count, sizeof *list.item, by_name);
 	for (size_t i = 0; i < list.count; i++) {
 		rc = get_file(&box, folder_id, dir, &list.item[i],
 		    delete_after, &w);
