@@ -30,8 +30,10 @@ teardown() {
 	tdsd_stop_all
 }
 
+# q SQL: the database read (or changed) beside tdsd; a reader of a WAL
+# database can meet a passing lock, so it waits for it
 q() {
-	sqlite3 "$DB" "$1"
+	sqlite3 -cmd ".timeout 10000" "$DB" "$1"
 }
 
 # event MAIN_ACTION DB_ACTION PATIENT ORDER STUDY: queues an event
