@@ -16,7 +16,8 @@
 #	printer-appointments, printer-requisition
 #			sftp-put --mkdir into PRINT_SFTP_DIR/DAY on the printer
 #	mail-master	smtp-send, STARTTLS + AUTH, the master file attached
-#	box-appointments, box-requisition, box-master
+#	box-patient_appointments, box-patients_form_print,
+#	box-patient_appointments_master
 #			box-upload --mkdir into MTP_BOX_DAILY_PARENT/<DAY as
 #			MTP_BOX_DAILY_FOLDER, default MM-DD-YYYY>
 #	box-transport	box-upload of the requisition file, as
@@ -40,6 +41,7 @@
 set -u
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd) || exit 70
+# shellcheck source=pipelines/lib/job.sh
 . "$here/lib/job.sh"
 
 MTP_TZ=${MTP_TZ:-America/New_York}
@@ -159,7 +161,7 @@ to_box() {
 	box-upload --folder-path "$1" --mkdir "$2"
 }
 
-job_step settings settings
+job_run settings settings
 job_step query query
 if [ -z "$(sed -n '2{p;q;}' "$stage/query.csv")" ]; then
 	job_log "no appointments, nothing to send"
@@ -179,27 +181,24 @@ JOB_MAIL_CACERT=${HEALTH_NETWORK_SMTP_CACERT:-}
 JOB_MAIL_RETRIES=${HEALTH_NETWORK_SMTP_RETRIES:-}
 
 mkdir -p "$receipts" 2>/dev/null || _job_die 73 "cannot create $receipts"
-job_deliver printer-appointments "$appointments" "$day_dir/$appointments" \
-    "$print_url" to_printer "$day_dir/$appointments" \
-    > "$receipts/printer-appointments.csv"
-job_deliver printer-requisition "$requisition" "$day_dir/$requisition" \
-    "$print_url" to_printer "$day_dir/$requisition" \
-    > "$receipts/printer-requisition.csv"
-job_deliver mail-master "$master" "$day_dir/$master" \
-    "mailto:$HEALTH_NETWORK_MAIL_TO" mail_master \
-    > "$receipts/mail-master.csv"
-job_deliver box-appointments "$appointments" "$day_dir/$appointments" \
-    "box:$daily_folder" to_box "$daily_folder" "$day_dir/$appointments" \
-    > "$receipts/box-appointments.csv"
-job_deliver box-requisition "$requisition" "$day_dir/$requisition" \
-    "box:$daily_folder" to_box "$daily_folder" "$day_dir/$requisition" \
-    > "$receipts/box-requisition.csv"
-job_deliver box-master "$master" "$day_dir/$master" \
-    "box:$daily_folder" to_box "$daily_folder" "$day_dir/$master" \
-    > "$receipts/box-master.csv"
-job_deliver box-transport "$transport_name" "$stage/$transport_name" \
+
+# deliver STEP KEY FILE TARGET CMD...: job_deliver, the receipt kept
+deliver() {
+	job_deliver --out "$receipts/$1.csv" "$@"
+}
+
+deliver printer-appointments "$appointments" "$day_dir/$appointments" \
+    "$print_url" to_printer "$day_dir/$appointments"
+deliver printer-requisition "$requisition" "$day_dir/$requisition" \
+    "$print_url" to_printer "$day_dir/$requisition"
+deliver mail-master "$master" "$day_dir/$master" \
+    "mailto:$HEALTH_NETWORK_MAIL_TO" mail_master
+for file in "$appointments" "$requisition" "$master"; do
+	deliver "box-${file%.csv}" "$file" "$day_dir/$file" \
+	    "box:$daily_folder" to_box "$daily_folder" "$day_dir/$file"
+done
+deliver box-transport "$transport_name" "$stage/$transport_name" \
     "box:$MTP_BOX_TRANSPORT_FOLDER" \
-    to_box "$MTP_BOX_TRANSPORT_FOLDER" "$stage/$transport_name" \
-    > "$receipts/box-transport.csv"
+    to_box "$MTP_BOX_TRANSPORT_FOLDER" "$stage/$transport_name"
 rm -rf "$stage"
 job_finish

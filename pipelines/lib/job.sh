@@ -58,6 +58,11 @@
 #	then keeps what it held).  Temporaries of FILE left by a killed
 #	run are removed first.  A skipped step leaves FILE as it is.
 #
+# job_run [--out FILE] STEP CMD [ARG...]
+#	job_step for a step that runs every time, even when done in an
+#	earlier run for this date: one that reads what is there now (the
+#	settings, a listing, a download).
+#
 # job_deliver [--out RECEIPTS] STEP KEY FILE TARGET CMD [ARG...]
 #	job_step for a delivery that the ledger guards: when KEY (the file
 #	name) was last delivered to TARGET for this date with FILE's
@@ -421,6 +426,14 @@ job_step() {
 	_job_step=
 	_job_mark_done "$1"
 	job_log "$1 ok"
+}
+
+job_run() {
+	_job_out_option "$@"
+	eval "_job_run_step=\${$((_job_shift + 1)):-}"
+	_job_check_step "$_job_run_step"
+	rm -f "$JOB_DIR/steps/$JOB_DATE/$_job_run_step"
+	job_step "$@"
 }
 
 # _job_check_entry KEY SHA256 TARGET

@@ -135,9 +135,9 @@ patients_form_print.csv" ]
 	eod_data 2026-11-24 printer-appointments ok (sent)
 	eod_data 2026-11-24 printer-requisition ok (sent)
 	eod_data 2026-11-24 mail-master ok (sent)
-	eod_data 2026-11-24 box-appointments ok (sent)
-	eod_data 2026-11-24 box-requisition ok (sent)
-	eod_data 2026-11-24 box-master ok (sent)
+	eod_data 2026-11-24 box-patient_appointments ok (sent)
+	eod_data 2026-11-24 box-patients_form_print ok (sent)
+	eod_data 2026-11-24 box-patient_appointments_master ok (sent)
 	eod_data 2026-11-24 box-transport ok (sent)
 	eod_data 2026-11-24 done
 	EOF

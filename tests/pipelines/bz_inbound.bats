@@ -1,0 +1,262 @@
+#!/usr/bin/env bats
+# pipelines/bz_inbound.sh against tdsd over the demo database, the Box
+# emulator (the city's FromCity folder) and aiosmtpd (mail to the city).
+#
+# Demo requests (tests/fixtures/demo-db.sql): 701 BZ1001 pending, 702 and
+# 706 BZ1002 pending, 705 BZ1003 pending, 703 BZ1003 active (5 slots),
+# 704 BZ1001 deleted. The approvals file tests/fixtures/mtp/bz/
+# approvals.csv says BZ1001 Y 20, BZ1002 N, BZ1003 empty, so a good file
+# leaves:
+#   701 active 20 · 702 deleted · 703 active 5 · 704 deleted ·
+#   705 pending · 706 deleted
+
+load ../common
+load ../tls
+load ../box
+load ../fixtures/mtp/mtp
+
+bats_require_minimum_version 1.5.0
+
+JOB="$TOP/pipelines/bz_inbound.sh"
+BZ="$TOP/tests/fixtures/mtp/bz"
+APPLIED='701|active|20
+702|deleted|
+703|active|5
+704|deleted|
+705|pending|
+706|deleted|'
+UNTOUCHED='701|pending|
+702|pending|
+703|active|5
+704|deleted|
+705|pending|
+706|pending|'
+
+setup_file() {
+	export CA="$BATS_FILE_TMPDIR/ca"
+	make_test_ca "$CA"
+	box_setup_file
+}
+
+setup() {
+	common_setup
+	command -v csv-shape >/dev/null || skip "csv-shape is not built"
+	command -v box-get >/dev/null || skip "box-get is not built"
+	unset SCHEDFEED_ALERT_TO SCHEDFEED_ALERT_SMTP_URL
+	export DATA_DIR="$W/data"
+	export SMTPD_USER=feed SMTPD_PASSWORD='hn pass'
+	smtpd_start city
+	export HEALTH_NETWORK_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_city
+	export HEALTH_NETWORK_USER_NAME=feed HEALTH_NETWORK_USER_PWD=$SMTPD_PASSWORD
+	export HEALTH_NETWORK_MAIL_FROM=feed@site.example
+	export HEALTH_NETWORK_SMTP_CACERT=$CA/ca.pem HEALTH_NETWORK_SMTP_RETRIES=0
+	export BZ_CITY_MAIL_TO=liaisons@city.example
+	export MTP_BOX_FROM_CITY_FOLDER=MTP/FromCity
+	box_start
+	mtp_db_start
+}
+
+teardown() {
+	mtp_db_stop
+	smtpd_stop_all
+	box_stop
+}
+
+requests() {
+	mtp_db_sql "SELECT id, status, slots_approved FROM ea_business_request ORDER BY id"
+}
+
+# city_file NAME FILE: the city leaves FILE on Box as FromCity/NAME
+city_file() {
+	box_ctl put "MTP/FromCity/$1" "$2" > /dev/null
+}
+
+# processed OUTCOME: the files filed under processed/OUTCOME
+processed() {
+	(cd "$DATA_DIR/processed/$1" 2>/dev/null && find . -type f | sort)
+}
+
+# box_left: what is still on Box, not trashed
+box_left() {
+	box_ctl files | awk -F '\t' '$6 != "trashed" { print $1 }'
+}
+
+# accepted NAME FILE: the job applies FILE, files it under success, mails
+# the city and deletes the Box original
+accepted() {
+	city_file "$1" "$2"
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(requests)" = "$APPLIED" ]
+	[ "$(processed success)" = "./$(date +%Y/%m/%d)/$1" ]
+	cmp "$2" "$DATA_DIR/processed/success/$(date +%Y/%m/%d)/$1"
+	[ -z "$(processed error)" ]
+	[ -z "$(box_left)" ]
+	[ "$(mail_count city)" -eq 1 ]
+	mail_summary city 1 | grep -qxF "subject: Business requisition file processed: $1"
+}
+
+# rejected NAME FILE EXPECTED_ERRORS: nothing applied, filed under error,
+# the list mailed, the Box original deleted
+rejected() {
+	city_file "$1" "$2"
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(requests)" = "$UNTOUCHED" ]
+	[ "$(processed error)" = "./$(date +%Y/%m/%d)/$1" ]
+	[ -z "$(processed success)" ]
+	[ -z "$(box_left)" ]
+	[ "$(mail_count city)" -eq 1 ]
+	mail_summary city 1 | grep -qxF "subject: Business requisition file NOT processed: $1"
+	mail_body city 1 | sed -n '/^Row /p; /^File: /p' > "$W/errors"
+	diff "$3" "$W/errors"
+	log_steps | grep -qx "bz_inbound 2026-11-24 file $(sha256sum < "$2" | cut -c1-16): error"
+}
+
+@test "a good file: applied in one transaction, filed, mailed, then deleted from Box" {
+	accepted approvals_1400.csv "$BZ/approvals.csv"
+	mail_body city 1 | grep -q 'approvals_1400.csv was processed'
+	log_steps | grep -qx 'bz_inbound 2026-11-24 applied 3 rows, 3 requests changed'
+	! grep -q 'Grocer\|Depot' "$SCHEDFEED_STATE_DIR/bz_inbound/log"
+	[ -z "$(ls -A "$SCHEDFEED_STATE_DIR/bz_inbound/inbox")" ]
+}
+
+@test "CRLF line ends are accepted" {
+	sed 's/$/\r/' "$BZ/approvals.csv" > "$W/crlf.csv"
+	accepted crlf.csv "$W/crlf.csv"
+}
+
+@test "a byte order mark is accepted" {
+	{ printf '\357\273\277'; cat "$BZ/approvals.csv"; } > "$W/bom.csv"
+	accepted bom.csv "$W/bom.csv"
+}
+
+@test "trailing rows that are all empty are skipped" {
+	{ cat "$BZ/approvals.csv"; printf ',,,,,,,,,,,,,,,\n,,,,,,,,,,,,,,,\n\n'; } > "$W/trailing.csv"
+	accepted trailing.csv "$W/trailing.csv"
+}
+
+@test "cells beyond the header are dropped" {
+	sed '2s/$/,,,a note,/; 3s/$/,x/' "$BZ/approvals.csv" > "$W/extra.csv"
+	accepted extra.csv "$W/extra.csv"
+}
+
+@test "spaces around values, dates reformatted, CRLF, BOM: the spreadsheet's file" {
+	{ printf '\357\273\277'; sed 's/$/\r/' "$BZ/spreadsheet.csv"; } > "$W/sheet.csv"
+	accepted sheet.csv "$W/sheet.csv"
+}
+
+@test "a non-numeric slots_approved: nothing applied, the row named" {
+	sed '2s/^Y,20,/Y,twenty,/' "$BZ/approvals.csv" > "$W/slots.csv"
+	echo 'Row 2: column slots_approved: does not match the pattern' > "$W/expected"
+	rejected slots.csv "$W/slots.csv" "$W/expected"
+	! grep -q twenty "$W/mail-city/1.eml"
+}
+
+@test "an unknown business_code: nothing applied, the row named" {
+	sed '3s/,BZ1002,/,BZ4242,/' "$BZ/approvals.csv" > "$W/code.csv"
+	echo 'Row 3: column business_code: no business request has this code' > "$W/expected"
+	rejected code.csv "$W/code.csv" "$W/expected"
+	! grep -q BZ4242 "$W/mail-city/1.eml"
+}
+
+@test "a wrong hash: nothing applied, the row named" {
+	sed '4s/,H4SHBZ1003$/,H4SHBZ1001/' "$BZ/approvals.csv" > "$W/hash.csv"
+	echo 'Row 4: column hash: not the hash of this business' > "$W/expected"
+	rejected hash.csv "$W/hash.csv" "$W/expected"
+}
+
+@test "a header-only file: an error, nothing applied" {
+	head -1 "$BZ/approvals.csv" > "$W/header.csv"
+	echo 'File: no rows: the file holds no approvals' > "$W/expected"
+	rejected header.csv "$W/header.csv" "$W/expected"
+}
+
+@test "a file that is not CSV at all: an error, nothing applied" {
+	printf 'PK\003\004\024\000\006\000"\001\002 not a spreadsheet\n\377\376' > "$W/book.csv"
+	echo 'File: not CSV: line 1 cannot be read' > "$W/expected"
+	rejected book.csv "$W/book.csv" "$W/expected"
+}
+
+@test "a header without the needed columns: an error naming them" {
+	printf 'approved,slots,business_code,hash\nY,3,BZ1001,H4SHBZ1001\n' > "$W/cols.csv"
+	printf '%s\n' 'File: the header has no column approved_confirm' \
+	    'File: the header has no column slots_approved' > "$W/expected"
+	rejected cols.csv "$W/cols.csv" "$W/expected"
+}
+
+@test "every row checked: the whole list, in numeric order, no cell values" {
+	rejected errors.csv "$BZ/errors.csv" "$BZ/errors.expected"
+	mail_body city 1 > "$W/body"
+	! grep -qE 'twenty|BZ9999|WRONGHASH|maybe|BZ 1003|1x' "$W/body"
+	grep -qx 'spreadsheet: the header is row 1.' "$W/body"
+}
+
+@test "a row the database refuses rolls the whole file back" {
+	# the check passes; the update fails (a trigger stands in for a
+	# constraint the server enforces)
+	mtp_db_sql "CREATE TRIGGER no_bz1002 BEFORE UPDATE ON ea_business_request WHEN OLD.business_code = 'BZ1002' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+	city_file approvals.csv "$BZ/approvals.csv"
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[ "$(requests)" = "$UNTOUCHED" ]
+	log_steps | grep -q "bz_inbound 2026-11-24 apply-[0-9a-f]* failed (status $status)"
+	# still on Box and in the inbox: nothing filed, nothing mailed
+	[ "$(box_left)" = MTP/FromCity/approvals.csv ]
+	[ -z "$(processed success)$(processed error)" ]
+	[ "$(mail_count city)" -eq 0 ]
+	# fixed: the re-run applies it once
+	mtp_db_sql "DROP TRIGGER no_bz1002"
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 0 ]
+	[ "$(requests)" = "$APPLIED" ]
+	[ "$(mail_count city)" -eq 1 ]
+	[ -z "$(box_left)" ]
+}
+
+@test "mail down after filing: the re-run mails and deletes, and applies nothing twice" {
+	city_file approvals.csv "$BZ/approvals.csv"
+	smtpd_stop_all
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 75 ]
+	[ "$(requests)" = "$APPLIED" ]
+	[ -n "$(processed success)" ]
+	[ "$(box_left)" = MTP/FromCity/approvals.csv ]
+	# someone decides a request by hand meanwhile: the re-run must not
+	# apply the file again over it
+	mtp_db_sql "UPDATE ea_business_request SET slots_approved = 99 WHERE id = 701"
+	smtpd_start city
+	export HEALTH_NETWORK_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_city
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 0 ]
+	log_steps | grep -q 'apply-[0-9a-f]* skipped (done in an earlier run)'
+	[ "$(mtp_db_sql 'SELECT slots_approved FROM ea_business_request WHERE id = 701')" = 99 ]
+	[ "$(processed success | wc -l)" -eq 1 ]
+	[ "$(mail_count city)" -eq 1 ]
+	[ -z "$(box_left)" ]
+}
+
+@test "nothing from the city: exit 0, a log line" {
+	box_ctl put MTP/FromCity/readme.txt /dev/null > /dev/null
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 0 ]
+	log_steps | grep -qx 'bz_inbound 2026-11-24 no files from the city'
+	[ "$(mail_count city)" -eq 0 ]
+}
+
+@test "two files: each judged on its own" {
+	city_file a_good.csv "$BZ/approvals.csv"
+	city_file b_bad.csv "$BZ/errors.csv"
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 0 ]
+	[ "$(requests)" = "$APPLIED" ]
+	[ "$(processed success)" = "./$(date +%Y/%m/%d)/a_good.csv" ]
+	[ "$(processed error)" = "./$(date +%Y/%m/%d)/b_bad.csv" ]
+	[ "$(mail_count city)" -eq 2 ]
+	[ -z "$(box_left)" ]
+}
