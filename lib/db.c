@@ -925,7 +925,11 @@ db_execute(struct db *db, const char *sql, const struct db_param *params,
 
 	rc = dbrpcinit(db->proc, "sp_executesql", 0);
 	if (rc == SUCCEED)
-		rc = dbrpcparam(db->proc, "", 0, TDS_NVARCHAR, -1,
+		/*
+		 * As NTEXT: FreeTDS cuts an NVARCHAR parameter at 4000
+		 * characters, and the server takes NTEXT for @stmt.
+		 */
+		rc = dbrpcparam(db->proc, "", 0, SYBNTEXT, -1,
 		    (DBINT)strlen(sql), (BYTE *)sql);
 	if (rc == SUCCEED && count > 0)
 		rc = dbrpcparam(db->proc, "", 0, TDS_NVARCHAR, -1,

@@ -113,6 +113,16 @@ AND length_min = @len AND patient = @who' \
 	[ "$output" = $'id\n1' ]
 }
 
+@test "a statement longer than 4000 characters is sent whole" {
+	start_tdsd
+	# The statement travels as sp_executesql's @stmt; a cut one would end
+	# inside the comment and return nothing.
+	pad=$(printf '%05000d' 0)
+	run --separate-stderr sched-query -e "/* $pad */ SELECT id FROM appt WHERE length_min = @len" -v len:int=45
+	[ "$status" -eq 0 ]
+	[ "$output" = $'id\n1' ]
+}
+
 @test "-v: a value is a string, never SQL" {
 	start_tdsd
 	run --separate-stderr sched-query -e 'SELECT @v AS v, @n AS n' \
