@@ -425,7 +425,7 @@ assert_no_demo_process() {
 	with_db
 	stop_tdsd
 	TMPDIR="$W" DEMO_OUT="$W/demo-out" TDSD="$TDSD" \
-	    BUILD="$(build_name)" \
+	    BUILD="$(build_name)" DEMO_KEEP_DB="$W/kept.sqlite" \
 	    run sh "$FIX/demo.sh"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -434,6 +434,11 @@ assert_no_demo_process() {
 	[[ "$output" == *"Past,4th Floor Infusion,Infusion,1008,Phlebotomy,"* ]]
 	assert_no_demo_process
 	[ -z "$(find "$W" -maxdepth 1 -name 'schedfeed-demo.*')" ]
+	# the demo database holds the BAT tables and the demo rules too
+	run sqlite3 "$W/kept.sqlite" "SELECT count(*) > 0 FROM bat_collection WHERE active = 'Y'"
+	[ "$output" = 1 ]
+	run sqlite3 "$W/kept.sqlite" "SELECT count(*) FROM ea_appointments"
+	[ "$output" -gt 0 ]
 }
 
 @test "demo.sh: a failing step still stops tdsd" {
