@@ -5,6 +5,8 @@ bats_require_minimum_version 1.5.0
 # the reason, where no Docker engine runs; CI starts one.
 
 load common
+load tdsd
+load sftp
 
 IMAGE=schedfeed:test
 
@@ -74,6 +76,39 @@ setup() {
 	[ "$(file_mode "$W/out/unmcc_2026_11_23.csv")" = 600 ]
 	# nothing but the feed in the output directory
 	[ "$(ls -A "$W/out")" = unmcc_2026_11_23.csv ]
+}
+
+@test "docker: iq_daily in the container against tdsd and sshd on the host's loopback" {
+	sshd_start
+	sqlite3 -bail "$W/demo.sqlite" < "$TOP/tests/fixtures/demo-db.sql"
+	tdsd_start "$W/demo.sqlite"
+	# secrets as files, as Docker or Kubernetes mount them
+	mkdir -p "$W/secrets" "$W/state"
+	printf '%s\n' "$SCHEDFEED_DB_PASSWORD" >"$W/secrets/db-password"
+	cp "$SFTP_KEY" "$W/secrets/sftp-key"
+	cp "$KNOWN_HOSTS" "$W/secrets/known_hosts"
+	chmod 0644 "$W/secrets"/*
+	chmod 0777 "$W/state"
+	run docker run --rm --network host --read-only --tmpfs /tmp \
+		-v "$W/secrets:/run/secrets:ro" -v "$W/state:/var/lib/schedfeed" \
+		-e SCHEDFEED_DB_SERVER=127.0.0.1 -e SCHEDFEED_DB_PORT="$SCHEDFEED_DB_PORT" \
+		-e SCHEDFEED_DB_DATABASE=demo -e SCHEDFEED_DB_USER=schedfeed \
+		-e SCHEDFEED_DB_PASSWORD_FILE=/run/secrets/db-password \
+		-e IQ_DEST="$URL$REMOTE" -e SFTP_KEY=/run/secrets/sftp-key \
+		-e SFTP_KNOWN_HOSTS=/run/secrets/known_hosts \
+		"$IMAGE" iq_daily 2026-11-23
+	echo "$output"
+	tdsd_stop_all
+	sshd_stop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"iq_daily 2026-11-23 deliver ok (sent)"* ]]
+	cmp "$REMOTE/unmcc_2026_11_23.csv" "$TOP/tests/fixtures/iq_daily/unmcc_2026_11_23.csv"
+	# state on the volume: the ledger line and the archived copy
+	grep -q "unmcc_2026_11_23.csv" "$W/state/iq_daily/ledger"
+	cmp "$W/state/iq_daily/archive/2026/11/23/unmcc_2026_11_23.csv" \
+		"$TOP/tests/fixtures/iq_daily/unmcc_2026_11_23.csv"
+	# the secrets never reach the log
+	[[ "$output" != *"$SCHEDFEED_DB_PASSWORD"* ]]
 }
 
 @test "docker: cron mode reads the schedule in TZ and logs to stdout" {
