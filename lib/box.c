@@ -13,6 +13,7 @@
 #include "err.h"
 #include "jwt.h"
 #include "mem.h"
+#include "opt.h"
 #include "secret.h"
 
 /* Error bodies and listing pages are small; more than this is not Box. */
@@ -100,20 +101,6 @@ box_opts_init(struct box_opts *opts)
 	opts->timeout = 60;
 }
 
-static long
-option_number(const char *name, const char *arg, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
-		die(EX_USAGE, "%s: --%s must be a number from %ld to %ld", arg,
-		    name, min, max);
-	return v;
-}
-
 int
 box_opts_apply(struct box_opts *opts, int c, const char *name,
     const char *arg)
@@ -123,10 +110,10 @@ box_opts_apply(struct box_opts *opts, int c, const char *name,
 		opts->cafile = arg;
 		return 1;
 	case BOXOPT_RETRIES:
-		opts->retries = (int)option_number(name, arg, 0, 100);
+		opts->retries = (int)opt_number("--retries", arg, 0, 100);
 		return 1;
 	case BOXOPT_TIMEOUT:
-		opts->timeout = option_number(name, arg, 1, 86400);
+		opts->timeout = opt_number("--timeout", arg, 1, 86400);
 		return 1;
 	case BOXOPT_SECRET: {
 		char *option = xasprintf("--%s", name);

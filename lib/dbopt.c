@@ -1,25 +1,10 @@
 /* dbopt.c: the connection options every database program takes */
-#include <errno.h>
 #include <limits.h>
-#include <stdlib.h>
 
 #include "dbopt.h"
 #include "err.h"
+#include "opt.h"
 #include "secret.h"
-
-long
-dbopt_number(const char *option, const char *arg, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
-		die(EX_USAGE, "%s: want a whole number from %ld to %ld",
-		    option, min, max);
-	return v;
-}
 
 int
 dbopt_apply(struct db_settings *s, int c, const char *arg)
@@ -29,7 +14,7 @@ dbopt_apply(struct db_settings *s, int c, const char *arg)
 		s->server = arg;
 		return 1;
 	case 'p':
-		s->port = (int)dbopt_number("-p", arg, 1, 65535);
+		s->port = (int)opt_number("-p", arg, 1, 65535);
 		return 1;
 	case 'D':
 		s->database = arg;
@@ -38,11 +23,11 @@ dbopt_apply(struct db_settings *s, int c, const char *arg)
 		s->user = arg;
 		return 1;
 	case DBOPT_LOGIN_TIMEOUT:
-		s->login_timeout = (int)dbopt_number("--login-timeout", arg, 1,
+		s->login_timeout = (int)opt_number("--login-timeout", arg, 1,
 		    3600);
 		return 1;
 	case DBOPT_TIMEOUT:
-		s->query_timeout = (int)dbopt_number("--timeout", arg, 0,
+		s->query_timeout = (int)opt_number("--timeout", arg, 0,
 		    INT_MAX);
 		return 1;
 	case DBOPT_ENCRYPT:

@@ -43,7 +43,5 @@ enum {
  * A bad value dies with EX_USAGE; -P and --password are refused.
  */
 int dbopt_apply(struct db_settings *s, int c, const char *arg);
-/* A whole number from min to max for option, or die with EX_USAGE. */
-long dbopt_number(const char *option, const char *arg, long min, long max);
 
 #endif

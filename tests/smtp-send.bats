@@ -409,7 +409,7 @@ smtp-send: smtp://127.0.0.1:$port: cannot connect (refused or unreachable); gave
 	run --separate-stderr smtp-send --server smtp://127.0.0.1:1 --retries x \
 	    --from a@b.example --to c@d.example --subject x
 	[ "$status" -eq 64 ]
-	[ "$stderr" = "smtp-send: --retries: expected a whole number from 0 to 10" ]
+	[ "$stderr" = "smtp-send: --retries: want a whole number from 0 to 10" ]
 }
 
 @test "a missing attachment: 66 before anything is sent" {

@@ -26,6 +26,7 @@
 #include "dbopt.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 
 enum {
 	OPT_ONCE = 256,
@@ -189,7 +190,7 @@ main(int argc, char *argv[])
 			interval = seconds_arg("--interval", optarg);
 			break;
 		case OPT_BATCH:
-			e.batch = dbopt_number("--batch", optarg, 1, 100000);
+			e.batch = opt_number("--batch", optarg, 1, 100000);
 			break;
 		case OPT_NOW:
 			if (stamp_parse(optarg, strlen(optarg), now) != 0)
@@ -198,14 +199,14 @@ main(int argc, char *argv[])
 			e.fixed_now = now;
 			break;
 		case OPT_LEASE:
-			e.lease = dbopt_number("--lease", optarg, 1, 86400 * 7);
+			e.lease = opt_number("--lease", optarg, 1, 86400 * 7);
 			break;
 		case OPT_MAX_STEPS:
-			e.max_steps = dbopt_number("--max-steps", optarg, 1,
+			e.max_steps = opt_number("--max-steps", optarg, 1,
 			    1000000);
 			break;
 		case OPT_MAX_ATTEMPTS:
-			e.max_attempts = dbopt_number("--max-attempts", optarg,
+			e.max_attempts = opt_number("--max-attempts", optarg,
 			    1, 1000);
 			break;
 		case OPT_QUEUE:
@@ -216,7 +217,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_DRY_RUN:
 			dry_event = optarg;
-			event_id = dbopt_number("--dry-run", optarg, 1,
+			event_id = opt_number("--dry-run", optarg, 1,
 			    LONG_MAX);
 			break;
 		case OPT_TEMPLATE:

@@ -19,6 +19,7 @@
 #include "db.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "secret.h"
 #include "utf8.h"
 
@@ -81,20 +82,6 @@ usage(void)
 	    "[--encrypt off|request|require]\n"
 	    "       [--ca-file file] [--verbose]\n", progname);
 	exit(EX_USAGE);
-}
-
-static long
-number_arg(const char *option, const char *arg, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
-		die(EX_USAGE, "%s: want a whole number from %ld to %ld",
-		    option, min, max);
-	return v;
 }
 
 /* NAME[:TYPE][=VALUE] */
@@ -467,7 +454,7 @@ main(int argc, char *argv[])
 			settings.server = optarg;
 			break;
 		case 'p':
-			settings.port = (int)number_arg("-p", optarg, 1, 65535);
+			settings.port = (int)opt_number("-p", optarg, 1, 65535);
 			break;
 		case 'D':
 			settings.database = optarg;
@@ -499,11 +486,11 @@ main(int argc, char *argv[])
 			q.null_text = optarg;
 			break;
 		case OPT_LOGIN_TIMEOUT:
-			settings.login_timeout = (int)number_arg(
+			settings.login_timeout = (int)opt_number(
 			    "--login-timeout", optarg, 1, 3600);
 			break;
 		case OPT_TIMEOUT:
-			settings.query_timeout = (int)number_arg("--timeout",
+			settings.query_timeout = (int)opt_number("--timeout",
 			    optarg, 0, INT_MAX);
 			break;
 		case OPT_ENCRYPT:

@@ -14,6 +14,7 @@
 #include "digest.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "secret.h"
 #include "sftp.h"
@@ -40,20 +41,6 @@ usage(void)
 	    "       [--retries n] [--timeout seconds]\n"
 	    "       sftp://user@host[:port]/dir/glob localdir\n", progname);
 	exit(EX_USAGE);
-}
-
-static int
-parse_count(const char *arg, const char *opt, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
-		die(EX_USAGE, "%s: %s must be a number from %ld to %ld", arg,
-		    opt, min, max);
-	return (int)v;
 }
 
 static int
@@ -232,10 +219,10 @@ main(int argc, char *argv[])
 			require = 1;
 			break;
 		case 'r':
-			so.retries = parse_count(optarg, "--retries", 0, 100);
+			so.retries = (int)opt_number("--retries", optarg, 0, 100);
 			break;
 		case 't':
-			so.timeout = parse_count(optarg, "--timeout", 1, 86400);
+			so.timeout = (int)opt_number("--timeout", optarg, 1, 86400);
 			break;
 		case 'P':
 			secret_refuse_option("--password", "SFTP_PASSWORD");

@@ -15,6 +15,7 @@
 #include "digest.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "secret.h"
 #include "sftp.h"
@@ -50,20 +51,6 @@ usage(void)
 	    "       [--name name] [--retries n] [--timeout seconds]\n"
 	    "       sftp://user@host[:port]/dir [file ...]\n", progname);
 	exit(EX_USAGE);
-}
-
-static int
-parse_count(const char *arg, const char *opt, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
-		die(EX_USAGE, "%s: %s must be a number from %ld to %ld", arg,
-		    opt, min, max);
-	return (int)v;
 }
 
 /* stdin that cannot be re-read on a retry is spooled to an unnamed file. */
@@ -381,10 +368,10 @@ main(int argc, char *argv[])
 			name = optarg;
 			break;
 		case 'r':
-			so.retries = parse_count(optarg, "--retries", 0, 100);
+			so.retries = (int)opt_number("--retries", optarg, 0, 100);
 			break;
 		case 't':
-			so.timeout = parse_count(optarg, "--timeout", 1, 86400);
+			so.timeout = (int)opt_number("--timeout", optarg, 1, 86400);
 			break;
 		case 'P':
 			secret_refuse_option("--password", "SFTP_PASSWORD");

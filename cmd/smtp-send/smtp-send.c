@@ -20,6 +20,7 @@
 #include "err.h"
 #include "header.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "secret.h"
 #include "utf8.h"
@@ -95,21 +96,6 @@ usage(void)
 	    "\t[--cacert FILE] [--tls starttls|none] [--body-file FILE]\n"
 	    "\t[--retries N] [--timeout SECONDS] [FILE ...]\n", progname);
 	exit(EX_USAGE);
-}
-
-static long
-number_arg(const char *option, const char *arg, long min, long max)
-{
-	char *end;
-	long value;
-
-	errno = 0;
-	value = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || value < min ||
-	    value > max)
-		die(EX_USAGE, "%s: expected a whole number from %ld to %ld",
-		    option, min, max);
-	return value;
 }
 
 static void
@@ -706,10 +692,10 @@ main(int argc, char *argv[])
 			o.body_file = optarg;
 			break;
 		case 'r':
-			o.retries = number_arg("--retries", optarg, 0, 10);
+			o.retries = opt_number("--retries", optarg, 0, 10);
 			break;
 		case 'w':
-			o.timeout = number_arg("--timeout", optarg, 1, 3600);
+			o.timeout = opt_number("--timeout", optarg, 1, 3600);
 			break;
 		case 'P':
 			secret_refuse_option("--password", "SMTP_PASSWORD");
