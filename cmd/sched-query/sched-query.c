@@ -10,17 +10,15 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "csvio.h"
 #include "db.h"
+#include "dbopt.h"
 #include "err.h"
 #include "mem.h"
-#include "opt.h"
-#include "secret.h"
 #include "utf8.h"
 
 #define SQL_MAX (16 * 1024 * 1024)
@@ -28,13 +26,7 @@
 enum {
 	OPT_ALL = 256,
 	OPT_EACH_ROW,
-	OPT_NULL,
-	OPT_LOGIN_TIMEOUT,
-	OPT_TIMEOUT,
-	OPT_ENCRYPT,
-	OPT_CA_FILE,
-	OPT_VERBOSE,
-	OPT_PASSWORD
+	OPT_NULL
 };
 
 /* A -v NAME[:TYPE][=VALUE] */
@@ -421,22 +413,13 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "server", required_argument, NULL, 'S' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "database", required_argument, NULL, 'D' },
-		{ "user", required_argument, NULL, 'U' },
+		DBOPT_LONG,
 		{ "file", required_argument, NULL, 'f' },
 		{ "execute", required_argument, NULL, 'e' },
 		{ "var", required_argument, NULL, 'v' },
 		{ "each-row", no_argument, NULL, OPT_EACH_ROW },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "null", required_argument, NULL, OPT_NULL },
-		{ "login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "encrypt", required_argument, NULL, OPT_ENCRYPT },
-		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
-		{ "verbose", no_argument, NULL, OPT_VERBOSE },
-		{ "password", required_argument, NULL, OPT_PASSWORD },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct db_settings settings;
@@ -447,21 +430,11 @@ main(int argc, char *argv[])
 
 	setprogname(argv[0]);
 	db_settings_init(&settings);
-	while ((c = getopt_long(argc, argv, "+S:p:D:U:f:e:v:P:", longopts,
+	while ((c = getopt_long(argc, argv, "+" DBOPT_SHORT "f:e:v:", longopts,
 	    NULL)) != -1) {
+		if (dbopt_apply(&settings, c, optarg))
+			continue;
 		switch (c) {
-		case 'S':
-			settings.server = optarg;
-			break;
-		case 'p':
-			settings.port = (int)opt_number("-p", optarg, 1, 65535);
-			break;
-		case 'D':
-			settings.database = optarg;
-			break;
-		case 'U':
-			settings.user = optarg;
-			break;
 		case 'f':
 			file = optarg;
 			break;
@@ -485,31 +458,6 @@ main(int argc, char *argv[])
 		case OPT_NULL:
 			q.null_text = optarg;
 			break;
-		case OPT_LOGIN_TIMEOUT:
-			settings.login_timeout = (int)opt_number(
-			    "--login-timeout", optarg, 1, 3600);
-			break;
-		case OPT_TIMEOUT:
-			settings.query_timeout = (int)opt_number("--timeout",
-			    optarg, 0, INT_MAX);
-			break;
-		case OPT_ENCRYPT:
-			if (!db_encrypt_valid(optarg))
-				die(EX_USAGE, "--encrypt: want off, request or "
-				    "require");
-			settings.encrypt = optarg;
-			break;
-		case OPT_CA_FILE:
-			settings.ca_file = optarg;
-			break;
-		case OPT_VERBOSE:
-			settings.verbose = 1;
-			break;
-		case 'P':
-			secret_refuse_option("-P", "SCHEDFEED_DB_PASSWORD");
-		case OPT_PASSWORD:
-			secret_refuse_option("--password",
-			    "SCHEDFEED_DB_PASSWORD");
 		default:
 			usage();
 		}
