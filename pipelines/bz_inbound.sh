@@ -54,24 +54,11 @@ work=$JOB_DIR/work
 known=$work/known.csv
 
 settings() {
-	missing=
-	for name in MTP_BOX_FROM_CITY_FOLDER BZ_CITY_MAIL_TO \
-	    HEALTH_NETWORK_SMTP_URL HEALTH_NETWORK_MAIL_FROM; do
-		eval "value=\${$name:-}"
-		[ -n "$value" ] || missing="$missing $name"
-	done
-	if [ -n "$missing" ]; then
-		_job_say "not set:$missing (see bz_inbound.env.example)"
-		return 78
-	fi
+	job_require MTP_BOX_FROM_CITY_FOLDER BZ_CITY_MAIL_TO \
+	    HEALTH_NETWORK_SMTP_URL HEALTH_NETWORK_MAIL_FROM || return 78
 	job_secret_check HEALTH_NETWORK_USER_PWD || return 78
-	for f in "$BZ_SQL_DIR/bz_inbound_known.sql" \
-	    "$BZ_SQL_DIR/bz_inbound_apply.sql" "$BZ_SHAPES/bz_inbound.shape"; do
-		if [ ! -r "$f" ]; then
-			_job_say "$f: cannot read"
-			return 66
-		fi
-	done
+	job_readable "$BZ_SQL_DIR/bz_inbound_known.sql" \
+	    "$BZ_SQL_DIR/bz_inbound_apply.sql" "$BZ_SHAPES/bz_inbound.shape" || return 66
 }
 
 fetch() {

@@ -76,18 +76,10 @@ subject="Patient Files for Covid19 - $MTP_SITE - $DAY"
 
 # settings: everything a delivery needs is set, before anything is sent
 settings() {
-	missing=
-	for name in MTP_SITE PRINT_SFTP_HOST PRINT_SFTP_USERNAME \
+	job_require MTP_SITE PRINT_SFTP_HOST PRINT_SFTP_USERNAME \
 	    HEALTH_NETWORK_SMTP_URL HEALTH_NETWORK_USER_NAME \
 	    HEALTH_NETWORK_MAIL_FROM HEALTH_NETWORK_MAIL_TO \
-	    MTP_BOX_DAILY_PARENT MTP_BOX_TRANSPORT_FOLDER; do
-		eval "value=\${$name:-}"
-		[ -n "$value" ] || missing="$missing $name"
-	done
-	if [ -n "$missing" ]; then
-		_job_say "not set:$missing (see eod_data.env.example)"
-		return 78
-	fi
+	    MTP_BOX_DAILY_PARENT MTP_BOX_TRANSPORT_FOLDER || return 78
 	job_secret_check PRINT_SFTP_PASSWORD || return 78
 	job_secret_check HEALTH_NETWORK_USER_PWD || return 78
 	case $MTP_BOX_DAILY_FOLDER in
@@ -95,14 +87,9 @@ settings() {
 		_job_say "MTP_BOX_DAILY_FOLDER: '$MTP_BOX_DAILY_FOLDER' does not make a folder name"
 		return 78 ;;
 	esac
-	for f in "$EOD_SQL" "$EOD_SHAPES/printer_appointments.shape" \
+	job_readable "$EOD_SQL" "$EOD_SHAPES/printer_appointments.shape" \
 	    "$EOD_SHAPES/printer_requisition.shape" \
-	    "$EOD_SHAPES/master.shape"; do
-		if [ ! -r "$f" ]; then
-			_job_say "$f: cannot read"
-			return 66
-		fi
-	done
+	    "$EOD_SHAPES/master.shape" || return 66
 }
 
 query() {

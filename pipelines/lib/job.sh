@@ -131,6 +131,12 @@
 # job_date_add DATE N
 #	Prints DATE (YYYY-MM-DD) plus N days (N may be negative), worked
 #	out at noon UTC so that no zone or DST change moves it.
+# job_require NAME...
+#	False, with a message naming them and JOB.env.example, when any of
+#	the variables NAME is unset or empty.
+# job_readable FILE...
+#	False, with a message, when a FILE cannot be read (a job's query
+#	or shape profile: the step then returns 66).
 # job_secret_check NAME
 #	False, with a message, when both NAME and NAME_FILE are set.
 # job_secret_env TARGET SOURCE
@@ -595,6 +601,26 @@ job_date_add() {
 	_job_epoch=$(TZ=UTC0 date -d "$1 12:00" +%s 2>/dev/null) ||
 	    _job_die 70 "job_date_add: $1 is not a date"
 	TZ=UTC0 date -d "@$((_job_epoch + $2 * 86400))" +%F
+}
+
+job_require() {
+	_job_missing=
+	for _job_name do
+		eval "_job_v=\${$_job_name:-}"
+		[ -n "$_job_v" ] || _job_missing="$_job_missing $_job_name"
+	done
+	[ -z "$_job_missing" ] && return 0
+	_job_say "not set:$_job_missing (see $JOB_NAME.env.example)"
+	return 1
+}
+
+job_readable() {
+	for _job_file do
+		if [ ! -r "$_job_file" ]; then
+			_job_say "$_job_file: cannot read"
+			return 1
+		fi
+	done
 }
 
 job_secret_check() {
