@@ -12,6 +12,7 @@
 #include "err.h"
 #include "mem.h"
 #include "schema.h"
+#include "wordfile.h"
 
 #define DEFAULT_MAX_ERRORS 100
 #define DATE_BUF 256
@@ -375,51 +376,32 @@ lookup_option(const char *token, int *has_arg)
 static void
 load_profile(struct shape *s, const char *path)
 {
-	FILE *fp;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
-	unsigned long line_no = 0;
+	struct wordfile wf;
+	char *p;
 
-	if ((fp = fopen(path, "r")) == NULL)
-		die(EX_NOINPUT, "%s:", path);
-	while ((got = getline(&line, &cap, fp)) != -1) {
-		char *p = line, *end = line + got, *value = NULL, *origin;
+	wordfile_open(&wf, path);
+	while ((p = wordfile_next(&wf)) != NULL) {
+		char *value = p + strcspn(p, " \t=");
 		int opt, has_arg = 0;
 
-		line_no++;
-		while (end > p && (end[-1] == '\n' || end[-1] == '\r' ||
-		    end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0' || *p == '#')
-			continue;
-		origin = xasprintf("%s:%lu", path, line_no);
-		value = p + strcspn(p, " \t=");
 		if (*value == '=' && p[1] == '-') {
 			*value++ = '\0';
-		} else if (*value != '\0') {
-			if (*value == '=')
-				die(EX_CONFIG, "%s: expected an option", origin);
-			*value++ = '\0';
-			while (*value == ' ' || *value == '\t')
-				value++;
-		} else
-			value = NULL;
+		} else if (*value == '=') {
+			die(EX_CONFIG, "%s: expected an option", wf.where);
+		} else {
+			value = wordfile_split(p);
+			if (*value == '\0')
+				value = NULL;
+		}
 		if ((opt = lookup_option(p, &has_arg)) < 0)
-			die(EX_CONFIG, "%s: unknown option %s", origin, p);
+			die(EX_CONFIG, "%s: unknown option %s", wf.where, p);
 		if (has_arg && value == NULL)
-			die(EX_CONFIG, "%s: %s needs a value", origin, p);
+			die(EX_CONFIG, "%s: %s needs a value", wf.where, p);
 		if (!has_arg && value != NULL)
-			die(EX_CONFIG, "%s: %s takes no value", origin, p);
-		apply_option(s, opt, value, p, origin);
-		free(origin);
+			die(EX_CONFIG, "%s: %s takes no value", wf.where, p);
+		apply_option(s, opt, value, p, wf.where);
 	}
-	if (ferror(fp))
-		die(EX_IOERR, "%s:", path);
-	free(line);
-	fclose(fp);
+	wordfile_close(&wf);
 }
 
 /* A name wins; otherwise a 1-based number. SIZE_MAX when neither. */

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "mem.h"
 #include "policy.h"
+#include "wordfile.h"
 
 #define SHIFT_DAYS_MAX 3650
 
@@ -225,36 +226,16 @@ policy_word(struct policy *policy, enum layer layer, const char *word,
 void
 policy_load(struct policy *policy, const char *path)
 {
-	FILE *fp = fopen(path, "re");
-	char *line = NULL, *where;
-	size_t cap = 0;
-	unsigned long line_number = 0;
-	ssize_t got;
+	struct wordfile wf;
+	char *word;
 
-	if (fp == NULL)
-		die(EX_NOINPUT, "%s:", path);
-	while ((got = getline(&line, &cap, fp)) >= 0) {
-		char *word, *value;
+	wordfile_open(&wf, path);
+	while ((word = wordfile_next(&wf)) != NULL) {
+		char *value = wordfile_split(word);
 
-		line_number++;
-		while (got > 0 && (line[got - 1] == '\n' ||
-		    line[got - 1] == '\r'))
-			line[--got] = '\0';
-		word = trim(line);
-		if (*word == '\0' || *word == '#')
-			continue;
-		value = word + strcspn(word, " \t");
-		if (*value != '\0')
-			*value++ = '\0';
-		value = trim(value);
-		where = xasprintf("%s:%lu", path, line_number);
-		policy_word(policy, LAYER_FILE, word, value, where);
-		free(where);
+		policy_word(policy, LAYER_FILE, word, value, wf.where);
 	}
-	if (ferror(fp))
-		die(EX_IOERR, "%s:", path);
-	fclose(fp);
-	free(line);
+	wordfile_close(&wf);
 }
 
 void
