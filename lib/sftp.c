@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "secret.h"
 #include "sftp.h"
 
@@ -189,6 +190,36 @@ sftp_url_of(const struct sftp_url *u, const char *name)
 	free(path);
 	free(enc);
 	return url;
+}
+
+void
+sftp_opts_init(struct sftp_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->timeout = 30;
+	o->retries = 3;
+}
+
+int
+sftp_opts_apply(struct sftp_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'i':
+		o->key_file = arg;
+		return 1;
+	case SFTPOPT_KNOWN_HOSTS:
+		o->known_hosts = arg;
+		return 1;
+	case SFTPOPT_RETRIES:
+		o->retries = (int)opt_number("--retries", arg, 0, 100);
+		return 1;
+	case SFTPOPT_TIMEOUT:
+		o->timeout = (int)opt_number("--timeout", arg, 1, 86400);
+		return 1;
+	case SFTPOPT_PASSWORD:
+		secret_refuse_option("--password", "SFTP_PASSWORD");
+	}
+	return 0;
 }
 
 /* TCP connection with a timeout; returns the socket or -1 after a
@@ -937,8 +968,9 @@ sftp_fsync(struct sftp_conn *c, LIBSSH2_SFTP_HANDLE *h)
 	return -1;
 }
 
-void
-sftp_backoff(int attempt)
+/* Sleeps before retry number attempt (1, 2, 4... seconds, at most 60). */
+static void
+backoff(int attempt)
 {
 	unsigned int secs = 1;
 	struct timespec ts;
@@ -949,4 +981,25 @@ sftp_backoff(int attempt)
 	ts.tv_nsec = 0;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+int
+sftp_ensure_open(struct sftp_conn *c, const struct sftp_url *u,
+    const struct sftp_opts *o)
+{
+	if (c->sftp != NULL)
+		return 0;
+	return sftp_open(c, u, o);
+}
+
+int
+sftp_retry(struct sftp_conn *c, int status, int *attempt)
+{
+	if (status != EX_TEMPFAIL || *attempt >= c->opts->retries)
+		return 0;
+	(*attempt)++;
+	sftp_close(c);
+	warn("%s: retry %d of %d", c->url->where, *attempt, c->opts->retries);
+	backoff(*attempt);
+	return 1;
 }

@@ -2,6 +2,7 @@
 #ifndef SCHEDFEED_SFTP_H
 #define SCHEDFEED_SFTP_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <libssh2.h>
 #include <libssh2_sftp.h>
@@ -31,12 +32,40 @@ struct sftp_opts {
 	int retries;			/* reconnections after a transient failure */
 };
 
+/* getopt_long values of the options both SFTP programs take. */
+enum {
+	SFTPOPT_KNOWN_HOSTS = 0x600,
+	SFTPOPT_RETRIES,
+	SFTPOPT_TIMEOUT,
+	SFTPOPT_PASSWORD
+};
+
+/* For getopt_long's option string, after the program's own '+'. */
+#define SFTPOPT_SHORT "i:"
+
+/* The rows of a program's struct option table for those options. */
+#define SFTPOPT_LONG \
+	{ "identity", required_argument, NULL, 'i' }, \
+	{ "known-hosts", required_argument, NULL, SFTPOPT_KNOWN_HOSTS }, \
+	{ "retries", required_argument, NULL, SFTPOPT_RETRIES }, \
+	{ "timeout", required_argument, NULL, SFTPOPT_TIMEOUT }, \
+	{ "password", required_argument, NULL, SFTPOPT_PASSWORD }
+
+/* The defaults: 30 s, 3 retries, ~/.ssh/known_hosts, no key file. */
+void sftp_opts_init(struct sftp_opts *o);
+/*
+ * Applies getopt_long's answer c with its argument to o: 1 when c was
+ * an SFTP option, 0 when it is the program's own. A bad value dies with
+ * EX_USAGE; --password is refused.
+ */
+int sftp_opts_apply(struct sftp_opts *o, int c, const char *arg);
+
 struct sftp_conn {
 	const struct sftp_url *url;
 	const struct sftp_opts *opts;
 	int sock;
 	LIBSSH2_SESSION *session;
-	LIBSSH2_SFTP *sftp;
+	LIBSSH2_SFTP *sftp;	/* NULL while the connection is closed */
 	int no_fsync;		/* the server answered fsync with "unsupported" */
 	int no_posix_rename;	/* likewise for posix-rename@openssh.com */
 };
@@ -50,6 +79,24 @@ int sftp_open(struct sftp_conn *c, const struct sftp_url *u,
     const struct sftp_opts *o);
 /* Closes the session (politely when it still works) and the socket. */
 void sftp_close(struct sftp_conn *c);
+
+/*
+ * The two halves of a retry loop around one attempt at a transfer:
+ *
+ *	attempt = 0;
+ *	do {
+ *		if ((status = sftp_ensure_open(c, u, o)) == 0)
+ *			status = transfer(c, ...);
+ *	} while (sftp_retry(c, status, &attempt));
+ *
+ * sftp_ensure_open opens c unless it is open already: 0 or sftp_open's
+ * status. sftp_retry answers 1 when status was a transient failure (75)
+ * and retries are left, after closing c, saying so and waiting; 0 when
+ * status stands.
+ */
+int sftp_ensure_open(struct sftp_conn *c, const struct sftp_url *u,
+    const struct sftp_opts *o);
+int sftp_retry(struct sftp_conn *c, int status, int *attempt);
 
 /*
  * Reports the last libssh2 failure of c ("what: reason") and returns its
@@ -73,8 +120,6 @@ int sftp_rename(struct sftp_conn *c, const char *from, const char *to,
 /* fsync@openssh.com when offered. 0, or -1 (see sftp_fail). */
 int sftp_fsync(struct sftp_conn *c, LIBSSH2_SFTP_HANDLE *h);
 
-/* Sleeps before retry number attempt (1, 2, 4... seconds, at most 60). */
-void sftp_backoff(int attempt);
 /* OpenSSH-style "SHA256:base64" fingerprint of the server's host key. */
 char *sftp_fingerprint(LIBSSH2_SESSION *session);
 

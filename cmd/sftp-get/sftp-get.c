@@ -14,9 +14,7 @@
 #include "digest.h"
 #include "err.h"
 #include "mem.h"
-#include "opt.h"
 #include "receipt.h"
-#include "secret.h"
 #include "sftp.h"
 
 /* libssh2 asks for up to this much ahead in 30000-byte reads. */
@@ -183,16 +181,12 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "identity", required_argument, NULL, 'i' },
-		{ "known-hosts", required_argument, NULL, 'K' },
+		SFTPOPT_LONG,
 		{ "remove", no_argument, NULL, 'R' },
 		{ "require", no_argument, NULL, 'q' },
-		{ "retries", required_argument, NULL, 'r' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "password", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct sftp_opts so = { .timeout = 30, .retries = 3 };
+	struct sftp_opts so;
 	struct get_opts go = { 0 };
 	struct sftp_url url;
 	struct sftp_conn conn = { .sock = -1 };
@@ -200,32 +194,22 @@ main(int argc, char *argv[])
 	struct csv_writer w;
 	struct stat lst;
 	char *slash, *buf;
-	int ch, require = 0, status = 0, connected = 0, attempt = 0, st;
+	int ch, require = 0, status = 0, attempt, st;
 	size_t i;
 
 	setprogname(argv[0]);
-	while ((ch = getopt_long(argc, argv, "+i:", longopts, NULL)) != -1) {
+	sftp_opts_init(&so);
+	while ((ch = getopt_long(argc, argv, "+" SFTPOPT_SHORT, longopts,
+	    NULL)) != -1) {
+		if (sftp_opts_apply(&so, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'i':
-			so.key_file = optarg;
-			break;
-		case 'K':
-			so.known_hosts = optarg;
-			break;
 		case 'R':
 			go.remove = 1;
 			break;
 		case 'q':
 			require = 1;
 			break;
-		case 'r':
-			so.retries = (int)opt_number("--retries", optarg, 0, 100);
-			break;
-		case 't':
-			so.timeout = (int)opt_number("--timeout", optarg, 1, 86400);
-			break;
-		case 'P':
-			secret_refuse_option("--password", "SFTP_PASSWORD");
 		default:
 			usage();
 		}
@@ -261,21 +245,11 @@ main(int argc, char *argv[])
 	csv_writer_init(&w, stdout);
 	receipt_header(&w);
 	fflush(stdout);
-	for (;;) {
-		st = sftp_open(&conn, &url, &so);
-		if (st == 0) {
-			connected = 1;
+	attempt = 0;
+	do {
+		if ((st = sftp_ensure_open(&conn, &url, &so)) == 0)
 			st = list_matches(&conn, url.path, go.glob, &matches);
-		}
-		if (st != EX_TEMPFAIL || attempt >= so.retries)
-			break;
-		attempt++;
-		if (connected)
-			sftp_close(&conn);
-		connected = 0;
-		warn("%s: retry %d of %d", url.where, attempt, so.retries);
-		sftp_backoff(attempt);
-	}
+	} while (sftp_retry(&conn, st, &attempt));
 	if (st != 0) {
 		status = st;
 		goto done;
@@ -290,25 +264,11 @@ main(int argc, char *argv[])
 		uint64_t bytes = 0;
 
 		attempt = 0;
-		for (;;) {
-			st = 0;
-			if (!connected) {
-				st = sftp_open(&conn, &url, &so);
-				connected = st == 0;
-			}
-			if (st == 0)
+		do {
+			if ((st = sftp_ensure_open(&conn, &url, &so)) == 0)
 				st = get_file(&conn, &go, matches.name[i], buf,
 				    &bytes, hex);
-			if (st != EX_TEMPFAIL || attempt >= so.retries)
-				break;
-			attempt++;
-			if (connected)
-				sftp_close(&conn);
-			connected = 0;
-			warn("%s: retry %d of %d", url.where, attempt,
-			    so.retries);
-			sftp_backoff(attempt);
-		}
+		} while (sftp_retry(&conn, st, &attempt));
 		if (st <= 0) {
 			char *local = sftp_join(go.localdir, matches.name[i]);
 			char *source = sftp_url_of(&url, matches.name[i]);
@@ -320,12 +280,11 @@ main(int argc, char *argv[])
 			st = -st;
 		}
 		status = worst_status(status, st);
-		if (st != 0 && (!connected || st == EX_TEMPFAIL))
+		if (st != 0 && (conn.sftp == NULL || st == EX_TEMPFAIL))
 			break;
 	}
 done:
-	if (connected)
-		sftp_close(&conn);
+	sftp_close(&conn);
 	free_names(&matches);
 	free(buf);
 	finish_stdout();

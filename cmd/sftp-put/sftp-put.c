@@ -15,9 +15,7 @@
 #include "digest.h"
 #include "err.h"
 #include "mem.h"
-#include "opt.h"
 #include "receipt.h"
-#include "secret.h"
 #include "sftp.h"
 
 /*
@@ -329,17 +327,13 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "identity", required_argument, NULL, 'i' },
-		{ "known-hosts", required_argument, NULL, 'K' },
+		SFTPOPT_LONG,
 		{ "mkdir", no_argument, NULL, 'm' },
 		{ "no-clobber", no_argument, NULL, 'n' },
 		{ "name", required_argument, NULL, 'N' },
-		{ "retries", required_argument, NULL, 'r' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "password", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct sftp_opts so = { .timeout = 30, .retries = 3 };
+	struct sftp_opts so;
 	struct put_opts po = { 0 };
 	struct sftp_url url;
 	struct sftp_conn conn = { .sock = -1 };
@@ -347,17 +341,15 @@ main(int argc, char *argv[])
 	struct csv_writer w;
 	const char *name = NULL;
 	char *buf, *leftover = NULL;
-	int ch, i, nsrc, status = 0, connected = 0;
+	int ch, i, nsrc, status = 0;
 
 	setprogname(argv[0]);
-	while ((ch = getopt_long(argc, argv, "+i:", longopts, NULL)) != -1) {
+	sftp_opts_init(&so);
+	while ((ch = getopt_long(argc, argv, "+" SFTPOPT_SHORT, longopts,
+	    NULL)) != -1) {
+		if (sftp_opts_apply(&so, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'i':
-			so.key_file = optarg;
-			break;
-		case 'K':
-			so.known_hosts = optarg;
-			break;
 		case 'm':
 			po.mkdir = 1;
 			break;
@@ -367,14 +359,6 @@ main(int argc, char *argv[])
 		case 'N':
 			name = optarg;
 			break;
-		case 'r':
-			so.retries = (int)opt_number("--retries", optarg, 0, 100);
-			break;
-		case 't':
-			so.timeout = (int)opt_number("--timeout", optarg, 1, 86400);
-			break;
-		case 'P':
-			secret_refuse_option("--password", "SFTP_PASSWORD");
 		default:
 			usage();
 		}
@@ -433,25 +417,11 @@ main(int argc, char *argv[])
 		uint64_t bytes = 0;
 		int attempt = 0, st;
 
-		for (;;) {
-			st = 0;
-			if (!connected) {
-				st = sftp_open(&conn, &url, &so);
-				connected = st == 0;
-			}
-			if (st == 0)
+		do {
+			if ((st = sftp_ensure_open(&conn, &url, &so)) == 0)
 				st = put_file(&conn, &po, &src[i], buf, &bytes,
 				    hex, &leftover);
-			if (st != EX_TEMPFAIL || attempt >= so.retries)
-				break;
-			attempt++;
-			if (connected)
-				sftp_close(&conn);
-			connected = 0;
-			warn("%s: retry %d of %d", url.where, attempt,
-			    so.retries);
-			sftp_backoff(attempt);
-		}
+		} while (sftp_retry(&conn, st, &attempt));
 		if (st == 0) {
 			char *target = sftp_url_of(&url, src[i].name);
 
@@ -462,11 +432,10 @@ main(int argc, char *argv[])
 		}
 		status = worst_status(status, st);
 		/* Without a working connection no other file can go. */
-		if (!connected || st == EX_TEMPFAIL || st == EX_CONFIG)
+		if (conn.sftp == NULL || st == EX_TEMPFAIL || st == EX_CONFIG)
 			break;
 	}
-	if (connected)
-		sftp_close(&conn);
+	sftp_close(&conn);
 	free(leftover);
 	free(buf);
 	finish_stdout();
