@@ -1,5 +1,6 @@
 /* box.c: Box API calls as a server app: JWT token, retries, folders */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -679,6 +680,32 @@ box_request(struct box *b, const struct box_request *rq,
 	}
 }
 
+int
+box_request_ready(struct box *b, const struct box_request *rq,
+    struct box_response *rs, const char *what, int waits, const char *why)
+{
+	int status, waited = 0;
+
+	for (;;) {
+		status = box_request(b, rq, rs, what);
+		if (status != 0 || rs->http != 202)
+			return status;
+		if (++waited > waits) {
+			warn("%s: %s", what, why);
+			return EX_TEMPFAIL;
+		}
+		box_wait(rs, 0);
+		box_response_free(rs);
+	}
+}
+
+int
+box_fails_all(int status)
+{
+	return status == EX_TEMPFAIL || status == EX_NOPERM ||
+	    status == EX_UNAVAILABLE || status == EX_CONFIG;
+}
+
 const char *
 box_str(const json_t *obj, const char *key)
 {
@@ -900,6 +927,24 @@ box_hash_fd(int fd, struct box_hashes *h)
 	digest_final(sha1, h->sha1, h->sha1_raw);
 	digest_final(sha256, h->sha256, NULL);
 	return n < 0 ? -1 : 0;
+}
+
+int
+box_verify(const char *what, const char *box_sha1, json_int_t box_size,
+    const struct box_hashes *h, const char *ours)
+{
+	/* Size first: it says more about a short transfer than a SHA-1. */
+	if (box_size >= 0 && (uint64_t)box_size != h->bytes) {
+		warn("%s: Box holds %" JSON_INTEGER_FORMAT " bytes, %s has %"
+		    PRIu64, what, box_size, ours, h->bytes);
+		return EX_IOERR;
+	}
+	if (box_sha1 == NULL || strcasecmp(box_sha1, h->sha1) != 0) {
+		warn("%s: Box reports SHA-1 %s, %s has %s", what,
+		    box_sha1 != NULL ? box_sha1 : "(none)", ours, h->sha1);
+		return EX_IOERR;
+	}
+	return 0;
 }
 
 char *

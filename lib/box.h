@@ -119,6 +119,18 @@ void box_close(struct box *b);
 int box_request(struct box *b, const struct box_request *rq,
     struct box_response *rs, const char *what);
 void box_response_free(struct box_response *rs);
+/*
+ * box_request asked again while Box answers 202 (a download or an upload
+ * not ready yet), after the wait its Retry-After names, at most waits
+ * times; then "what: why" and EX_TEMPFAIL.
+ */
+int box_request_ready(struct box *b, const struct box_request *rq,
+    struct box_response *rs, const char *what, int waits, const char *why);
+/*
+ * 1 when a status from one file says the service or the login failed,
+ * so that every file after it would fail alike.
+ */
+int box_fails_all(int status);
 /* Reports an answer the caller did not expect; returns its exit status. */
 int box_http_fail(const struct box_response *rs, const char *what);
 /* Sleeps before another try: Retry-After when given, else backoff. */
@@ -155,6 +167,13 @@ int box_is_id(const char *s);
 
 /* SHA-1 and SHA-256 of fd from offset 0. Returns 0 or -1 with errno. */
 int box_hash_fd(int fd, struct box_hashes *h);
+/*
+ * Box's SHA-1 and size (size < 0: not given) against h, the hashes of
+ * the bytes here, which ours names in messages ("the download"): 0, or
+ * EX_IOERR after a message.
+ */
+int box_verify(const char *what, const char *box_sha1, json_int_t box_size,
+    const struct box_hashes *h, const char *ours);
 /* The receipt target box://folder/FOLDER/NAME#FILE, NAME percent-encoded. */
 char *box_target(const char *folder_id, const char *name,
     const char *file_id);

@@ -2,12 +2,10 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,22 +109,12 @@ fetch(struct box *b, const struct item *it, int fd, const char *what)
 	struct box_request rq = { .method = "GET", .out_fd = fd };
 	struct box_response rs = { 0 };
 	char *url = box_api_url(b, "/files/%s/content", it->id);
-	int status, waits = 0;
+	int status;
 
 	rq.url = url;
-	for (;;) {
-		status = box_request(b, &rq, &rs, what);
-		if (status != 0 || rs.http != 202)
-			break;
-		/* Uploaded a moment ago: Box says when it is ready. */
-		if (++waits > DOWNLOAD_WAITS) {
-			warn("%s: Box kept saying the file is not ready",
-			    what);
-			status = EX_TEMPFAIL;
-			break;
-		}
-		box_wait(&rs, 0);
-	}
+	/* Uploaded a moment ago: Box says when it is ready. */
+	status = box_request_ready(b, &rq, &rs, what, DOWNLOAD_WAITS,
+	    "Box kept saying the file is not ready");
 	if (status == 0 && rs.http != 200)
 		status = box_http_fail(&rs, what);
 	box_response_free(&rs);
@@ -190,17 +178,9 @@ get_file(struct box *b, const char *folder_id, const char *dir,
 		warn("%s: cannot read back:", af.tmp);
 		status = EX_IOERR;
 	}
-	if (status == 0 && it->size >= 0 && (uint64_t)it->size != h.bytes) {
-		warn("%s: Box holds %" JSON_INTEGER_FORMAT " bytes, %" PRIu64
-		    " arrived", what, it->size, h.bytes);
-		status = EX_IOERR;
-	}
-	if (status == 0 && (it->sha1 == NULL ||
-	    strcasecmp(it->sha1, h.sha1) != 0)) {
-		warn("%s: Box reports SHA-1 %s, the download has %s", what,
-		    it->sha1 != NULL ? it->sha1 : "(none)", h.sha1);
-		status = EX_IOERR;
-	}
+	if (status == 0)
+		status = box_verify(what, it->sha1, it->size, &h,
+		    "the download");
 	if (status != 0) {
 		atomic_abort(&af);
 		goto out;
@@ -311,8 +291,7 @@ main(int argc, char *argv[])
 		    delete_after, &w);
 		status = worst_status(status, rc);
 		/* The service or the login failing fails every file alike. */
-		if (rc == EX_TEMPFAIL || rc == EX_NOPERM ||
-		    rc == EX_UNAVAILABLE || rc == EX_CONFIG)
+		if (box_fails_all(rc))
 			break;
 	}
 	free_listing(&list);

@@ -308,24 +308,14 @@ commit_session(struct box *b, struct upload *up, const char *commit_url,
 	struct box_response rs = { 0 };
 	char *digest = digest_header(sha1_raw);
 	const char *headers[] = { digest, NULL };
-	int status, waits = 0;
+	int status;
 
 	rq.url = commit_url;
 	rq.json = json_pack("{s:O}", "parts", parts);
 	rq.headers = headers;
-	for (;;) {
-		status = box_request(b, &rq, &rs, what);
-		if (status != 0 || rs.http != 202)
-			break;
-		/* Parts still being processed: Box says when to ask again. */
-		if (++waits > COMMIT_WAITS) {
-			warn("%s: Box is still processing the parts; giving "
-			    "up", what);
-			status = EX_TEMPFAIL;
-			break;
-		}
-		box_wait(&rs, 0);
-	}
+	/* Parts still being processed: Box says when to ask again. */
+	status = box_request_ready(b, &rq, &rs, what, COMMIT_WAITS,
+	    "Box is still processing the parts; giving up");
 	if (status == 0) {
 		if (rs.http == 201 || rs.http == 200)
 			status = keep_result(up, &rs, what);
@@ -457,22 +447,11 @@ out:
 static int
 verify(const struct upload *up, const char *what)
 {
-	const char *sha1 = box_str(up->result, "sha1");
 	json_t *size = json_object_get(up->result, "size");
 
-	if (sha1 == NULL || strcasecmp(sha1, up->local.sha1) != 0) {
-		warn("%s: Box reports SHA-1 %s, the local file has %s", what,
-		    sha1 != NULL ? sha1 : "(none)", up->local.sha1);
-		return EX_IOERR;
-	}
-	if (json_is_integer(size) &&
-	    (uint64_t)json_integer_value(size) != up->local.bytes) {
-		warn("%s: Box holds %" JSON_INTEGER_FORMAT " bytes, the local "
-		    "file has %" PRIu64, what, json_integer_value(size),
-		    up->local.bytes);
-		return EX_IOERR;
-	}
-	return 0;
+	return box_verify(what, box_str(up->result, "sha1"),
+	    json_is_integer(size) ? json_integer_value(size) : -1, &up->local,
+	    "the local file");
 }
 
 /* GET /folders/ID: a wrong id fails once, not once per file. */
@@ -623,8 +602,7 @@ main(int argc, char *argv[])
 		st = upload_file(&box, folder_id, argv[i], &w);
 		status = worst_status(status, st);
 		/* The service or the login failing fails every file alike. */
-		if (st == EX_TEMPFAIL || st == EX_NOPERM ||
-		    st == EX_UNAVAILABLE || st == EX_CONFIG)
+		if (box_fails_all(st))
 			break;
 	}
 	box_close(&box);
