@@ -4,6 +4,7 @@
 
 bats_require_minimum_version 1.5.0
 load common
+load tdsd
 
 FIX="$TOP/tests/fixtures/sched-query"
 
@@ -21,28 +22,11 @@ setup() {
 
 teardown() {
 	local pid
+	tdsd_stop_all
 	for pid in $(cat "$W/pids" 2>/dev/null); do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
-}
-
-# start_tdsd [knobs...]: a tdsd on $DB; sets SCHEDFEED_DB_PORT.
-start_tdsd() {
-	local out="$W/tdsd.$RANDOM" i
-	"$TDSD" -f "$DB" -p 0 "$@" >"$out" 2>"$out.err" 3>&- &
-	echo $! >>"$W/pids"
-	for i in $(seq 100); do
-		SCHEDFEED_DB_PORT=$(awk '$1 == "port" && $2 ~ /^[0-9]+$/ { print $2; exit }' "$out")
-		if [ -n "$SCHEDFEED_DB_PORT" ]; then
-			export SCHEDFEED_DB_PORT
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "tdsd did not start" >&2
-	cat "$out.err" >&2
-	return 1
 }
 
 # start_silent: a TCP listener that accepts and never answers.
@@ -67,7 +51,7 @@ while True:
 }
 
 @test "rows: every type in its pipe-dialect form, NULL empty" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e 'SELECT * FROM appt ORDER BY id'
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
@@ -78,7 +62,7 @@ while True:
 }
 
 @test "--null marks NULL and leaves the empty string empty" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query --null '\N' \
 		-e 'SELECT id, patient FROM appt ORDER BY id'
 	[ "$status" -eq 0 ]
@@ -89,7 +73,7 @@ while True:
 }
 
 @test "-f reads the statement from a file; a missing file is 66" {
-	start_tdsd
+	tdsd_start "$DB"
 	printf 'SELECT id\nFROM appt\nWHERE id = @id\n' >"$W/q.sql"
 	run --separate-stderr sched-query -f "$W/q.sql" -v id:int=3
 	[ "$status" -eq 0 ]
@@ -101,7 +85,7 @@ while True:
 }
 
 @test "-v binds typed parameters by name" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e 'SELECT id FROM appt
 WHERE appt_date = @day AND starts = @at AND mrn = @mrn AND dose = @dose
 AND length_min = @len AND patient = @who' \
@@ -114,7 +98,7 @@ AND length_min = @len AND patient = @who' \
 }
 
 @test "a statement longer than 4000 characters is sent whole" {
-	start_tdsd
+	tdsd_start "$DB"
 	# The statement travels as sp_executesql's @stmt; a cut one would end
 	# inside the comment and return nothing.
 	pad=$(printf '%05000d' 0)
@@ -124,7 +108,7 @@ AND length_min = @len AND patient = @who' \
 }
 
 @test "-v: a value is a string, never SQL" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e 'SELECT @v AS v, @n AS n' \
 		-v "v=O'Brien; DROP TABLE appt" -v n:decimal=-0.50
 	[ "$status" -eq 0 ]
@@ -134,7 +118,7 @@ AND length_min = @len AND patient = @who' \
 }
 
 @test "-v with an empty value binds NULL" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query --null NULL \
 		-e 'SELECT @d IS NULL AS is_null, @d AS d' -v d:date=
 	[ "$status" -eq 0 ]
@@ -173,7 +157,7 @@ AND length_min = @len AND patient = @who' \
 }
 
 @test "a result without columns prints nothing" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e "UPDATE appt SET confirmed = 1 WHERE id = 3"
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
@@ -183,7 +167,7 @@ AND length_min = @len AND patient = @who' \
 }
 
 @test "result sets with the same columns share one header" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e 'SELECT id FROM appt WHERE id = 1
 UPDATE appt SET copay = 0 WHERE id = 2
 SELECT id FROM appt WHERE id = 3'
@@ -192,7 +176,7 @@ SELECT id FROM appt WHERE id = 3'
 }
 
 @test "result sets with other columns are 65, unless --all" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e 'SELECT id FROM appt WHERE id = 1
 SELECT patient FROM appt WHERE id = 2'
 	[ "$status" -eq 65 ]
@@ -211,7 +195,7 @@ patient
 }
 
 @test "an SQL error is 65 with the server's number and line" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e 'SELECT 1 AS one
 SELECT * FROM nope'
 	[ "$status" -eq 65 ]
@@ -220,7 +204,7 @@ sched-query: incomplete result: failed after 1 row" ]
 }
 
 @test "server messages never carry a bound value" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e "SELECT json_extract('{}', @who)" \
 		-v 'who=Zed Q. Public'
 	[ "$status" -eq 65 ]
@@ -229,7 +213,7 @@ sched-query: incomplete result: failed after 1 row" ]
 }
 
 @test "INFO messages reach stderr only with --verbose" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query -e "PRINT 'checked'"
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
@@ -241,7 +225,7 @@ sched-query: incomplete result: failed after 1 row" ]
 }
 
 @test "-S -p -D -U override the environment" {
-	start_tdsd
+	tdsd_start "$DB"
 	port=$SCHEDFEED_DB_PORT
 	SCHEDFEED_DB_SERVER=nosuch.invalid SCHEDFEED_DB_PORT=1 \
 		SCHEDFEED_DB_USER=nobody SCHEDFEED_DB_DATABASE=elsewhere \
@@ -255,19 +239,19 @@ sched-query: incomplete result: failed after 1 row" ]
 }
 
 @test "wrong password and refused logins are 77" {
-	start_tdsd
+	tdsd_start "$DB"
 	SCHEDFEED_DB_PASSWORD=wrong run --separate-stderr sched-query -e 'SELECT 1'
 	[ "$status" -eq 77 ]
 	[ "$output" = "" ]
 	[ "$stderr" = "sched-query: login failed for user schedfeed on 127.0.0.1:$SCHEDFEED_DB_PORT (server error 18456)" ]
-	start_tdsd --refuse-logins
+	tdsd_start "$DB" --refuse-logins
 	run --separate-stderr sched-query -e 'SELECT 1'
 	[ "$status" -eq 77 ]
 	[ "$stderr" = "sched-query: login failed for user schedfeed on 127.0.0.1:$SCHEDFEED_DB_PORT (server error 18456)" ]
 }
 
 @test "the password comes from SCHEDFEED_DB_PASSWORD_FILE, never argv" {
-	start_tdsd
+	tdsd_start "$DB"
 	printf 'schedfeed\n' >"$W/pw"
 	unset SCHEDFEED_DB_PASSWORD
 	SCHEDFEED_DB_PASSWORD_FILE="$W/pw" run --separate-stderr sched-query -e 'SELECT 2 AS two'
@@ -302,7 +286,7 @@ sched-query: incomplete result: failed after 1 row" ]
 }
 
 @test "a query that gets no answer times out with 75" {
-	start_tdsd --row-delay-ms 5000
+	tdsd_start "$DB" --row-delay-ms 5000
 	SECONDS=0
 	run --separate-stderr sched-query --timeout 1 -e 'SELECT id FROM appt'
 	[ "$status" -eq 75 ]
@@ -315,7 +299,7 @@ sched-query: incomplete result: failed after 1 row" ]
 	sqlite3 "$DB" 'CREATE TABLE many(n INT);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
 INSERT INTO many SELECT x FROM c;'
-	start_tdsd --drop-after-rows 1000
+	tdsd_start "$DB" --drop-after-rows 1000
 	run --separate-stderr sched-query -e 'SELECT n FROM many'
 	[ "$status" -eq 75 ]
 	[ "$stderr" = "sched-query: lost the connection to the server
@@ -341,7 +325,7 @@ sched-query: incomplete result: failed after 1000 rows" ]
 }
 
 @test "a freetds.conf server name is a SERVER" {
-	start_tdsd
+	tdsd_start "$DB"
 	printf '[feeddb]\n\thost = 127.0.0.1\n\tport = %s\n' "$SCHEDFEED_DB_PORT" >"$W/freetds.conf"
 	unset SCHEDFEED_DB_PORT
 	FREETDSCONF="$W/freetds.conf" run --separate-stderr sched-query -S feeddb -e 'SELECT 3 AS three'
@@ -350,7 +334,7 @@ sched-query: incomplete result: failed after 1000 rows" ]
 }
 
 @test "TLS: require against a server without TLS is 77; bad settings 64/78" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sched-query --encrypt require -e 'SELECT 1'
 	[ "$status" -eq 77 ]
 	[ "$stderr" = "sched-query: login to 127.0.0.1:$SCHEDFEED_DB_PORT failed: TLS was required and could not be negotiated" ]
@@ -372,7 +356,7 @@ sched-query: incomplete result: failed after 1000 rows" ]
 }
 
 @test "--each-row: one statement per row, typed, in one transaction" {
-	start_tdsd
+	tdsd_start "$DB"
 	printf 'id,who,seen\n1,Ann,2024-05-01\n2,"O\x27Brien; DROP TABLE visit",\n3,Núñez,2024-02-29\n' >"$W/in.csv"
 	run --separate-stderr sched-query --each-row -v id:int -v seen:date \
 		-v note=batch -e 'INSERT INTO visit(id, who, seen, note) VALUES (@id, @who, @seen, @note)' <"$W/in.csv"
@@ -387,7 +371,7 @@ sched-query: incomplete result: failed after 1000 rows" ]
 }
 
 @test "--each-row: a failing row rolls every row back, 65, rows by number" {
-	start_tdsd
+	tdsd_start "$DB"
 	printf 'id,who,seen\n1,Ann,2024-05-01\n100,Dup Licate,\n3,,2024-13-01\n4,Bo,2024-06-01\n' >"$W/in.csv"
 	run --separate-stderr sched-query --each-row -v id:int -v seen:date \
 		-e 'INSERT INTO visit(id, who, seen) VALUES (@id, @who, @seen)' <"$W/in.csv"
@@ -401,7 +385,7 @@ sched-query: 2 rows failed: every row rolled back, nothing committed" ]
 }
 
 @test "--each-row: an empty cell is NULL, and NOT NULL fails the row" {
-	start_tdsd
+	tdsd_start "$DB"
 	printf 'id,who\n7,\n' >"$W/in.csv"
 	run --separate-stderr sched-query --each-row -v id:int \
 		-e 'INSERT INTO visit(id, who) VALUES (@id, @who)' <"$W/in.csv"
@@ -411,7 +395,7 @@ sched-query: 1 row failed: every row rolled back, nothing committed" ]
 }
 
 @test "--each-row: bad headers and short rows are 65" {
-	start_tdsd
+	tdsd_start "$DB"
 	printf 'id,who name\n1,x\n' >"$W/in.csv"
 	run --separate-stderr sched-query --each-row -e 'SELECT @id' <"$W/in.csv"
 	[ "$status" -eq 65 ]
@@ -438,7 +422,7 @@ sched-query: 1 row failed: every row rolled back, nothing committed" ]
 	sqlite3 "$DB" 'CREATE TABLE many(n INT);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
 INSERT INTO many SELECT x FROM c;'
-	start_tdsd --drop-after-rows 100
+	tdsd_start "$DB" --drop-after-rows 100
 	printf 'id,who\n1,a\n2,b\n' >"$W/in.csv"
 	run --separate-stderr sched-query --each-row -v id:int \
 		-e 'INSERT INTO visit(id, who) VALUES (@id, @who)
@@ -471,7 +455,7 @@ sched-query: 1 row failed: every row rolled back, nothing committed" ]
 }
 
 @test "a full stdout is 74" {
-	start_tdsd
+	tdsd_start "$DB"
 	run --separate-stderr sh -c 'sched-query -e "SELECT id FROM appt" >/dev/full'
 	[ "$status" -eq 74 ]
 	[ "$stderr" = "sched-query: write error on standard output: No space left on device" ]
