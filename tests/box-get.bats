@@ -6,18 +6,12 @@ load common
 load tls
 load box
 
-setup_file() {
-	box_setup_file
-}
+box_suite
 
 setup() {
 	common_setup
 	box_start
 	mkdir "$W/in"
-}
-
-teardown() {
-	box_stop
 }
 
 # receipt_of NAME FOLDER_ID FILE_ID: the row for $W/in/NAME

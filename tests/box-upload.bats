@@ -6,18 +6,7 @@ load common
 load tls
 load box
 
-setup_file() {
-	box_setup_file
-}
-
-setup() {
-	common_setup
-	box_start
-}
-
-teardown() {
-	box_stop
-}
+box_suite
 
 # receipt_for FILE FOLDER_ID FILE_ID: the row box-upload prints
 receipt_for() {

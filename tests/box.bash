@@ -1,6 +1,9 @@
 # The Box API emulator (tests/box-emulator) for the box-upload and box-get
-# suites. Load after common:   load common; load box
+# suites. Load after common and tls:   load common; load tls; load box
 #
+# box_suite: for a program's suite, at the top of the file: defines the
+#   hooks setup_file (box_setup_file), setup (common_setup, box_start)
+#   and teardown (box_stop). A suite that needs more redefines one.
 # box_setup_file (setup_file): a test CA, and a Box app: an RSA key pair,
 #   its private key as encrypted PKCS#8, a box_config.json like the one
 #   Box's developer console writes. Under $BATS_FILE_TMPDIR/box.
@@ -67,6 +70,19 @@ for arg in sys.argv[1:]:
         c["boxAppSettings"]["appAuth"][k] = v
 json.dump(c, sys.stdout, indent=2)
 PYEOF
+}
+
+box_suite() {
+	setup_file() {
+		box_setup_file
+	}
+	setup() {
+		common_setup
+		box_start
+	}
+	teardown() {
+		box_stop
+	}
 }
 
 box_config_with() {
