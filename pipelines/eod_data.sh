@@ -158,14 +158,10 @@ if [ -z "$(sed -n '2{p;q;}' "$stage/query.csv")" ]; then
 fi
 job_step files files
 
-# the mail server settings, for job_mail
-JOB_MAIL_URL=$(job_smtp_url "$HEALTH_NETWORK_SMTP_URL" \
-    "${HEALTH_NETWORK_SMTP_PORT:-}")
-JOB_MAIL_FROM=$HEALTH_NETWORK_MAIL_FROM
-JOB_MAIL_USER=$HEALTH_NETWORK_USER_NAME
-JOB_MAIL_PASSWORD_VAR=HEALTH_NETWORK_USER_PWD
-JOB_MAIL_CACERT=${HEALTH_NETWORK_SMTP_CACERT:-}
-JOB_MAIL_RETRIES=${HEALTH_NETWORK_SMTP_RETRIES:-}
+job_mail_use "$HEALTH_NETWORK_SMTP_URL" "${HEALTH_NETWORK_SMTP_PORT:-}" \
+    "$HEALTH_NETWORK_MAIL_FROM" "${HEALTH_NETWORK_USER_NAME:-}" \
+    HEALTH_NETWORK_USER_PWD "${HEALTH_NETWORK_SMTP_CACERT:-}" \
+    "${HEALTH_NETWORK_SMTP_RETRIES:-}"
 
 mkdir -p "$receipts" 2>/dev/null || _job_die 73 "cannot create $receipts"
 

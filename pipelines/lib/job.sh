@@ -148,6 +148,10 @@
 #	Prints an smtp-send URL: a host becomes smtp://HOST:PORT (PORT
 #	default 587); an smtp:// or smtps:// URL without a port gets PORT
 #	when one is given.
+# job_mail_use HOST_OR_URL PORT FROM USER PASSWORD_VAR CACERT RETRIES
+#	Sets what job_mail uses: the server (as job_smtp_url makes it),
+#	the sender, the login (USER empty: none), the variable holding its
+#	password, a CA file and a retry count (each may be empty).
 # job_mail TO SUBJECT [FILE...]
 #	Mails the body on stdin, FILEs attached, with smtp-send(1) to TO
 #	(addresses separated by commas), through JOB_MAIL_URL from
@@ -659,6 +663,15 @@ job_smtp_url() {
 		esac ;;
 	*) printf 'smtp://%s:%s\n' "$1" "${2:-587}" ;;
 	esac
+}
+
+job_mail_use() {
+	JOB_MAIL_URL=$(job_smtp_url "$1" "$2")
+	JOB_MAIL_FROM=$3
+	JOB_MAIL_USER=$4
+	JOB_MAIL_PASSWORD_VAR=$5
+	JOB_MAIL_CACERT=$6
+	JOB_MAIL_RETRIES=$7
 }
 
 job_mail() {

@@ -44,12 +44,7 @@ setup() {
 	command -v box-get >/dev/null || skip "box-get is not built"
 	unset SCHEDFEED_ALERT_TO SCHEDFEED_ALERT_SMTP_URL
 	export DATA_DIR="$W/data"
-	export SMTPD_USER=feed SMTPD_PASSWORD='hn pass'
-	smtpd_start city
-	export HEALTH_NETWORK_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_city
-	export HEALTH_NETWORK_USER_NAME=feed HEALTH_NETWORK_USER_PWD=$SMTPD_PASSWORD
-	export HEALTH_NETWORK_MAIL_FROM=feed@site.example
-	export HEALTH_NETWORK_SMTP_CACERT=$CA/ca.pem HEALTH_NETWORK_SMTP_RETRIES=0
+	mtp_mail_setup city
 	export BZ_CITY_MAIL_TO=liaisons@city.example
 	export MTP_BOX_FROM_CITY_FOLDER=MTP/FromCity
 	box_start
