@@ -4,23 +4,12 @@
 load common
 load sftp
 
-setup_file() {
-	export SFTP_TEST_USER=sfget
-	sftp_user_create "$SFTP_TEST_USER"
-}
-
-teardown_file() {
-	sftp_user_remove "$SFTP_TEST_USER"
-}
+sftp_suite sfget
 
 setup() {
 	common_setup
 	sshd_start
 	mkdir "$W/in"
-}
-
-teardown() {
-	sshd_stop
 }
 
 # remote_file NAME CONTENT: a file in $REMOTE the login owns

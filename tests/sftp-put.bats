@@ -4,19 +4,7 @@
 load common
 load sftp
 
-setup_file() {
-	export SFTP_TEST_USER=sfput
-	sftp_user_create "$SFTP_TEST_USER"
-}
-
-teardown_file() {
-	sftp_user_remove "$SFTP_TEST_USER"
-}
-
-setup() {
-	common_setup
-	sshd_start
-}
+sftp_suite sfput
 
 teardown() {
 	if [ -n "${FULL_MOUNT:-}" ]; then

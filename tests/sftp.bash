@@ -12,6 +12,11 @@
 #     REMOTE                        an empty directory SFTP_USER owns
 #     URL                           sftp://SFTP_USER@127.0.0.1:PORT
 # sshd_stop (teardown): stops the server and every session it forked.
+# sftp_suite NAME: for a program's suite, at the top of the file: NAME
+#   becomes SFTP_TEST_USER, and the hooks are defined: setup_file
+#   (sftp_user_create), teardown_file (sftp_user_remove), setup
+#   (common_setup, sshd_start), teardown (sshd_stop). A suite that needs
+#   more redefines one.
 
 SFTP_TEST_PASSWORD='correct horse 7 battery'
 
@@ -25,6 +30,23 @@ sftp_user_remove() {
 	[ "$(id -u)" -eq 0 ] || return 0
 	pkill -u "$1" 2>/dev/null || true
 	userdel -r "$1" 2>/dev/null || true
+}
+
+sftp_suite() {
+	export SFTP_TEST_USER=$1
+	setup_file() {
+		sftp_user_create "$SFTP_TEST_USER"
+	}
+	teardown_file() {
+		sftp_user_remove "$SFTP_TEST_USER"
+	}
+	setup() {
+		common_setup
+		sshd_start
+	}
+	teardown() {
+		sshd_stop
+	}
 }
 
 # Every directory from the bats run's scratch area down to $1 becomes
