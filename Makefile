@@ -67,10 +67,12 @@ check: deps all
 	PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" \
 	SCHEDFEED_TOP="$(CURDIR)" bats $(BATS_FLAGS) $(BATS_FILES)
 
+# AddressSanitizer and UBSan on the whole suite. Leak reports are off: a
+# program that dies() exits with its buffers still allocated, by design.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 sanitize:
 	SCHEDFEED_SKIP_DOCKER="the image is built from the normal build" \
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(MAKE) BUILD=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" check
 
 demo: deps all
