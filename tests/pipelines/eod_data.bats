@@ -47,14 +47,8 @@ setup() {
 	unset SCHEDFEED_ALERT_TO SCHEDFEED_ALERT_SMTP_URL DATA_DIR HEALTH_NETWORK_SMTP_URL HEALTH_NETWORK_SMTP_PORT
 	export MTP_SITE="Example Drive-Through"
 	export DATA_DIR="$W/data"
-	sshd_start
-	export PRINT_SFTP_HOST=127.0.0.1 PRINT_SFTP_PORT=$SSHD_PORT
-	export PRINT_SFTP_USERNAME=$SFTP_USER PRINT_SFTP_DIR=$REMOTE/dropbox
-	if [ "$(id -u)" -eq 0 ]; then
-		export PRINT_SFTP_PASSWORD=$SFTP_TEST_PASSWORD
-	else
-		export PRINT_SFTP_IDENTITY=$SFTP_KEY
-	fi
+	mtp_printer_setup
+	export PRINT_SFTP_DIR=$REMOTE/dropbox
 	export SMTPD_USER=feed SMTPD_PASSWORD='hn pass:wörd'
 	export HEALTH_NETWORK_USER_NAME=feed
 	export HEALTH_NETWORK_USER_PWD=$SMTPD_PASSWORD

@@ -28,14 +28,8 @@ setup() {
 	command -v box-upload >/dev/null || skip "box-upload is not built"
 	unset SCHEDFEED_ALERT_TO
 	export DATA_DIR="$W/data"
-	sshd_start
-	export PRINT_SFTP_HOST=127.0.0.1 PRINT_SFTP_PORT=$SSHD_PORT
-	export PRINT_SFTP_USERNAME=$SFTP_USER PRINT_SFTP_PICKBOX=$REMOTE/pickbox
-	if [ "$(id -u)" -eq 0 ]; then
-		export PRINT_SFTP_PASSWORD=$SFTP_TEST_PASSWORD
-	else
-		export PRINT_SFTP_IDENTITY=$SFTP_KEY
-	fi
+	mtp_printer_setup
+	export PRINT_SFTP_PICKBOX=$REMOTE/pickbox
 	export MTP_BOX_DAILY_PARENT=MTP/Daily
 	box_start
 	mkdir -p "$REMOTE/pickbox/2026-11-24"
