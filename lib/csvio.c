@@ -34,6 +34,15 @@ space_is_data(unsigned char c)
 	return 0;
 }
 
+/* Zero when csv_read may say what is wrong with the input now. */
+static int
+settle(struct reader *r)
+{
+	if (r->opts->before_message == NULL)
+		return 0;
+	return r->opts->before_message(r->ctx);
+}
+
 static void
 on_field(void *s, size_t len, void *data)
 {
@@ -94,28 +103,46 @@ text_utf8_ok(const unsigned char *s, size_t len)
 }
 
 /*
- * The fields sit in buf separated by NULs, which are ASCII, so the whole
- * record is valid UTF-8 exactly when every field is: check it at once and
- * look for the culprit only when it fails.
+ * The fields sit back to back separated by NULs, which are ASCII, so the
+ * whole record is valid UTF-8 exactly when every field is: check it at
+ * once and look for the culprit only when it fails. Its index, or count.
  */
-static int
-record_utf8_ok(struct reader *r)
+static size_t
+bad_utf8_field(const struct csv_row *row)
 {
-	const unsigned char *buf = (const unsigned char *)r->buf;
+	size_t last = row->count - 1, i;
 
-	if (text_utf8_ok(buf, r->buf_used))
+	if (row->count == 0 || text_utf8_ok((const unsigned char *)
+	    row->field[0], (size_t)(row->field[last] - row->field[0]) +
+	    row->len[last]))
+		return row->count;
+	for (i = 0; i < row->count; i++)
+		if (!utf8_valid((const unsigned char *)row->field[i],
+		    row->len[i]))
+			break;
+	return i;
+}
+
+static void
+say_bad_utf8(const struct csv_row *row, const char *name, int has_header,
+    size_t column)
+{
+	if (has_header && row->record == 1)
+		warn("%s: header, column %zu: invalid UTF-8", name, column + 1);
+	else
+		warn("%s: row %lu, column %zu: invalid UTF-8", name, row->row,
+		    column + 1);
+}
+
+int
+csv_row_utf8_ok(const struct csv_row *row, const char *name, int has_header)
+{
+	size_t bad = bad_utf8_field(row);
+
+	if (bad == row->count)
 		return 1;
-	for (size_t i = 0; i < r->count; i++)
-		if (!utf8_valid(buf + r->offset[i], r->len[i])) {
-			if (r->opts->has_header && r->row.record == 1)
-				warn("%s: header, column %zu: invalid UTF-8",
-				    r->name, i + 1);
-			else
-				warn("%s: row %lu, column %zu: invalid UTF-8",
-				    r->name, r->row.row, i + 1);
-			return 0;
-		}
-	return 1;
+	say_bad_utf8(row, name, has_header, bad);
+	return 0;
 }
 
 static void
@@ -128,15 +155,23 @@ on_row(int terminator, void *data)
 		return;
 	r->row.record++;
 	r->row.row = r->opts->has_header ? r->row.record - 1 : r->row.record;
-	if (!r->opts->no_utf8_check && !record_utf8_ok(r)) {
-		r->status = EX_DATAERR;
-		return;
-	}
 	for (size_t i = 0; i < r->count; i++)
 		r->field[i] = r->buf + r->offset[i];
 	r->row.count = r->count;
 	r->row.field = r->field;
 	r->row.len = r->len;
+	if (!r->opts->no_utf8_check) {
+		size_t bad = bad_utf8_field(&r->row);
+
+		if (bad != r->count) {
+			if ((r->status = settle(r)) == 0) {
+				say_bad_utf8(&r->row, r->name,
+				    r->opts->has_header, bad);
+				r->status = EX_DATAERR;
+			}
+			return;
+		}
+	}
 	r->status = r->fn(&r->row, r->ctx);
 	r->count = 0;
 	r->buf_used = 0;
@@ -187,6 +222,8 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 		if (r.status != 0)
 			break;
 		if (used != len) {
+			if ((r.status = settle(&r)) != 0)
+				break;
 			warn("%s: line %lu: malformed CSV (%s)", name,
 			    lines_before + count_lines(p, used) + 1,
 			    csv_strerror(csv_error(&parser)));
@@ -196,8 +233,13 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 		lines_before += count_lines(p, len);
 	}
 	if (r.status == 0 && ferror(in)) {
-		warn("%s: read error:", name);
-		r.status = EX_IOERR;
+		int saved_errno = errno;
+
+		if ((r.status = settle(&r)) == 0) {
+			errno = saved_errno;
+			warn("%s: read error:", name);
+			r.status = EX_IOERR;
+		}
 	}
 	if (r.status == 0) {
 		/* The open field holds every line since its quote opened. */
@@ -206,7 +248,7 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 		    parser.entry_pos);
 
 		if (csv_fini(&parser, on_field, on_row, &r) != 0 &&
-		    r.status == 0) {
+		    r.status == 0 && (r.status = settle(&r)) == 0) {
 			warn("%s: line %lu: malformed CSV (unterminated "
 			    "quoted field)", name,
 			    lines_before + 1 - open_lines);

@@ -7,7 +7,9 @@
 
 struct csv_row {
 	size_t count;		/* fields in this record */
-	char **field;		/* each NUL-terminated, writable in place */
+	char **field;		/* each NUL-terminated, writable in place;
+				 * csv_read puts them back to back, each
+				 * after the one before's NUL */
 	size_t *len;		/* byte length of each field */
 	unsigned long record;	/* 1-based record number, header included */
 	unsigned long row;	/* data row number: record - 1 with a header */
@@ -20,6 +22,13 @@ struct csv_read_opts {
 	unsigned char delim;	/* ',' when 0 */
 	int has_header;		/* only for numbering rows in messages */
 	int no_utf8_check;	/* skip the UTF-8 validation */
+	/*
+	 * When set, called with ctx before any message about the input, so
+	 * that rows fn handed to another thread are dealt with (and their
+	 * own messages said) first. A non-zero return is the status those
+	 * rows stopped with: csv_read then returns it and says nothing.
+	 */
+	int (*before_message)(void *ctx);
 };
 
 /*
@@ -32,6 +41,14 @@ struct csv_read_opts {
  */
 int csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
     csv_row_fn fn, void *ctx);
+
+/*
+ * The UTF-8 check csv_read makes (unless no_utf8_check) on a row it gave,
+ * for a caller that makes it later, on another thread: 1 when every field
+ * is valid, else 0 after the same message.
+ */
+int csv_row_utf8_ok(const struct csv_row *row, const char *name,
+    int has_header);
 
 struct csv_writer {
 	FILE *fp;

@@ -11,6 +11,7 @@
 #include "csvio.h"
 #include "err.h"
 #include "mem.h"
+#include "relay.h"
 #include "schema.h"
 #include "wordfile.h"
 
@@ -591,6 +592,7 @@ reformat_date(struct shape *s, struct date_opt *d, unsigned long row)
 	s->value[d->index] = d->buf;
 }
 
+/* Runs on the relay's thread: every record, the header too, in order. */
 static int
 shape_row(struct csv_row *row, void *ctx)
 {
@@ -598,6 +600,9 @@ shape_row(struct csv_row *row, void *ctx)
 	size_t count = row->count, i;
 	int status;
 
+	/* csv_read's own check, made here to spare the parsing thread. */
+	if (!csv_row_utf8_ok(row, s->input_name, !s->no_header))
+		return EX_DATAERR;
 	if (s->trim)
 		for (i = 0; i < count; i++)
 			trim(&row->field[i], &row->len[i]);
@@ -665,6 +670,24 @@ shape_row(struct csv_row *row, void *ctx)
 	return 0;
 }
 
+/*
+ * The parser's side, on the main thread: it only parses and hands the
+ * records over, so that parsing, the slowest part, has a core to itself.
+ * Its context is the relay alone, not the shape, which the other thread
+ * writes to.
+ */
+static int
+hand_row(struct csv_row *row, void *relay)
+{
+	return relay_push(relay, row);
+}
+
+static int
+drain_rows(void *relay)
+{
+	return relay_drain(relay);
+}
+
 static void
 free_shape(struct shape *s)
 {
@@ -702,8 +725,9 @@ main(int argc, char *argv[])
 	struct shape s = { .max_errors = DEFAULT_MAX_ERRORS };
 	struct csv_read_opts read_opts = { 0 };
 	struct atomic_file af;
+	struct relay *relay;
 	FILE *in = stdin;
-	int opt, status;
+	int opt, status, relay_status;
 
 	setprogname(argv[0]);
 	while ((opt = getopt_long(argc, argv, optstring, long_options,
@@ -751,9 +775,15 @@ main(int argc, char *argv[])
 
 	read_opts.delim = s.in_delim;
 	read_opts.has_header = !s.no_header;
-	status = csv_read(in, s.input_name, &read_opts, shape_row, &s);
+	read_opts.no_utf8_check = 1;
+	read_opts.before_message = drain_rows;
+	relay = relay_start(shape_row, &s);
+	status = csv_read(in, s.input_name, &read_opts, hand_row, relay);
 	if (in != stdin)
 		fclose(in);
+	/* A row the thread stopped at comes before anything the parser saw. */
+	if ((relay_status = relay_finish(relay)) != 0)
+		status = relay_status;
 
 	if (status == 0 && !s.planned) {
 		if (!s.no_header) {

@@ -1,4 +1,5 @@
-/* relay.c: a bounded queue of row batches between two threads */
+/* relay.c: a bounded queue of row batches between two threads (csv-shape,
+ * phi-redact) */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,16 +9,27 @@
 #include "relay.h"
 
 /* Four batches of about 256 KiB: the memory in flight never grows. */
+#ifndef BATCH_COUNT
 #define BATCH_COUNT 4
+#endif
+#ifndef BATCH_BYTES
 #define BATCH_BYTES (256 * 1024)
+#endif
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 512
+#endif
+#ifndef BATCH_ROWS
 #define BATCH_ROWS 4096
+#endif
 
 struct batch {
 	char *bytes;		/* every field, each NUL-terminated */
 	size_t bytes_used, bytes_cap;
-	size_t *offset, *len;	/* per field */
+	size_t prefetched;	/* bytes asked for ahead of the copy */
+	size_t *len;		/* per field */
 	char **field;		/* per field, set by the thread */
 	size_t field_used, field_cap;
+	size_t *start;		/* per row: where its bytes start */
 	size_t *first, *count;	/* per row: its fields */
 	unsigned long *record, *row_number;
 	size_t row_used;
@@ -41,9 +53,9 @@ batch_init(struct batch *b)
 	b->bytes_cap = BATCH_BYTES + 4096;
 	b->bytes = xmalloc(b->bytes_cap);
 	b->field_cap = 1024;
-	b->offset = xreallocarray(NULL, b->field_cap, sizeof *b->offset);
 	b->len = xreallocarray(NULL, b->field_cap, sizeof *b->len);
 	b->field = xreallocarray(NULL, b->field_cap, sizeof *b->field);
+	b->start = xreallocarray(NULL, BATCH_ROWS, sizeof *b->start);
 	b->first = xreallocarray(NULL, BATCH_ROWS, sizeof *b->first);
 	b->count = xreallocarray(NULL, BATCH_ROWS, sizeof *b->count);
 	b->record = xreallocarray(NULL, BATCH_ROWS, sizeof *b->record);
@@ -54,7 +66,7 @@ static void
 batch_free(struct batch *b)
 {
 	free(b->bytes);
-	free(b->offset);
+	free(b->start);
 	free(b->len);
 	free(b->field);
 	free(b->first);
@@ -69,14 +81,19 @@ batch_run(struct batch *b, csv_row_fn fn, void *ctx)
 	struct csv_row row;
 	int status;
 
-	for (size_t i = 0; i < b->field_used; i++)
-		b->field[i] = b->bytes + b->offset[i];
 	for (size_t r = 0; r < b->row_used; r++) {
+		char *p = b->bytes + b->start[r];
+
 		row.count = b->count[r];
 		row.field = b->field + b->first[r];
 		row.len = b->len + b->first[r];
 		row.record = b->record[r];
 		row.row = b->row_number[r];
+		/* The fields lie back to back, as csv_read gave them. */
+		for (size_t i = 0; i < row.count; i++) {
+			row.field[i] = p;
+			p += row.len[i] + 1;
+		}
 		if ((status = fn(&row, ctx)) != 0)
 			return status;
 	}
@@ -150,14 +167,20 @@ hand_over(struct relay *relay)
 	return status;
 }
 
+/*
+ * The parser's side, so as little as can be: csv_read puts a record's
+ * fields back to back, each after the last one's NUL, so the row is two
+ * copies (its bytes, its lengths) and the other thread finds the fields.
+ */
 int
 relay_push(struct relay *relay, const struct csv_row *row)
 {
 	struct batch *b = &relay->batch[relay->produced % BATCH_COUNT];
-	size_t bytes = row->count;
+	size_t count = row->count, bytes = 0;
 
-	for (size_t i = 0; i < row->count; i++)
-		bytes += row->len[i];
+	if (count > 0)
+		bytes = (size_t)(row->field[count - 1] - row->field[0]) +
+		    row->len[count - 1] + 1;
 	if (b->row_used > 0 && (b->row_used == BATCH_ROWS ||
 	    b->bytes_used + bytes > BATCH_BYTES)) {
 		int status = hand_over(relay);
@@ -171,28 +194,54 @@ relay_push(struct relay *relay, const struct csv_row *row)
 		b->bytes_cap = b->bytes_used + bytes;
 		b->bytes = xrealloc(b->bytes, b->bytes_cap);
 	}
-	if (b->field_cap - b->field_used < row->count) {
-		while (b->field_cap - b->field_used < row->count)
+	if (b->field_cap - b->field_used < count) {
+		while (b->field_cap - b->field_used < count)
 			b->field_cap *= 2;
-		b->offset = xreallocarray(b->offset, b->field_cap,
-		    sizeof *b->offset);
 		b->len = xreallocarray(b->len, b->field_cap, sizeof *b->len);
 		b->field = xreallocarray(b->field, b->field_cap,
 		    sizeof *b->field);
 	}
+	b->start[b->row_used] = b->bytes_used;
 	b->first[b->row_used] = b->field_used;
-	b->count[b->row_used] = row->count;
+	b->count[b->row_used] = count;
 	b->record[b->row_used] = row->record;
 	b->row_number[b->row_used] = row->row;
 	b->row_used++;
-	for (size_t i = 0; i < row->count; i++) {
-		memcpy(b->bytes + b->bytes_used, row->field[i], row->len[i] + 1);
-		b->offset[b->field_used] = b->bytes_used;
-		b->len[b->field_used] = row->len[i];
-		b->field_used++;
-		b->bytes_used += row->len[i] + 1;
+	/* The other thread read these lines last time round: ask for them
+	 * ahead of the copy, which would otherwise wait on each one. */
+	while (b->prefetched < b->bytes_used + bytes + PREFETCH_AHEAD &&
+	    b->prefetched < b->bytes_cap) {
+		__builtin_prefetch(b->bytes + b->prefetched, 1);
+		b->prefetched += 64;
 	}
+	if (count > 0) {
+		memcpy(b->bytes + b->bytes_used, row->field[0], bytes);
+		memcpy(b->len + b->field_used, row->len, count * sizeof *b->len);
+	}
+	b->bytes_used += bytes;
+	b->field_used += count;
 	return 0;
+}
+
+int
+relay_drain(struct relay *relay)
+{
+	struct batch *b = &relay->batch[relay->produced % BATCH_COUNT];
+	int status;
+
+	pthread_mutex_lock(&relay->lock);
+	if (b->row_used > 0 && relay->status == 0) {
+		relay->produced++;
+		pthread_cond_signal(&relay->changed);
+	}
+	while (relay->consumed != relay->produced && relay->status == 0)
+		pthread_cond_wait(&relay->changed, &relay->lock);
+	status = relay->status;
+	pthread_mutex_unlock(&relay->lock);
+	/* Every batch is free now, or the thread has stopped for good. */
+	b = &relay->batch[relay->produced % BATCH_COUNT];
+	b->bytes_used = b->field_used = b->row_used = b->prefetched = 0;
+	return status;
 }
 
 int
