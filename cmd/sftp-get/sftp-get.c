@@ -82,7 +82,9 @@ list_matches(struct sftp_conn *c, const char *dir, const char *glob,
 	libssh2_sftp_closedir(d);
 	if (n < 0)
 		return sftp_fail(c, "readdir");
-	qsort(out->name, out->count, sizeof *out->name, by_name);
+	/* qsort's array may not be NULL, even for no elements */
+	if (out->count > 1)
+		qsort(out->name, out->count, sizeof *out->name, by_name);
 	return 0;
 }
 
