@@ -63,9 +63,16 @@ deps:
 	@sh .ci/deps
 
 # The fresh binaries first on PATH; tests find tdsd through $TDSD.
+# The last line counts the TAP report: "check: N passed, N failed, N skipped".
 check: deps all
-	PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" \
-	SCHEDFEED_TOP="$(CURDIR)" bats $(BATS_FLAGS) $(BATS_FILES)
+	@mkdir -p $(BUILD)/report
+	@rc=0; PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" \
+	SCHEDFEED_TOP="$(CURDIR)" bats --report-formatter tap -o $(BUILD)/report \
+		$(BATS_FLAGS) $(BATS_FILES) || rc=$$?; \
+	awk '/^ok .* # skip/ { s++; next } /^ok / { p++ } /^not ok / { f++ } \
+		END { printf "check: %d passed, %d failed, %d skipped\n", p, f, s }' \
+		$(BUILD)/report/report.tap; \
+	exit $$rc
 
 # AddressSanitizer and UBSan on the whole suite. Leak reports are off: a
 # program that dies() exits with its buffers still allocated, by design.
