@@ -116,9 +116,23 @@ if [ "$SLOW" = yes ]; then
 	printf '%-22s %6.2f s %s  %s\n' "csvkit (csvcut)" "$T_CSVKIT" \
 	    "$(rate "$T_CSVKIT")" "$(same csvkit)"
 fi
-echo "csv-shape vs Miller:  $(ratio "$T_MLR" "$T_SHAPE")x faster (target >= 8)"
-echo "csv-shape vs DuckDB:  $(ratio "$T_DUCK" "$T_SHAPE")x faster (target > 1)"
-echo "csv-shape / bare:     $(ratio "$T_SHAPE" "$T_BARE")x the time (target <= 1.5)"
+# verdict VALUE OP LIMIT: PASS or FAIL, as awk compares them
+verdict() {
+	awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+		ok = op == ">=" ? v >= l : op == ">" ? v > l : v <= l
+		print ok ? "PASS" : "FAIL"
+	}'
+}
+R_MLR=$(ratio "$T_MLR" "$T_SHAPE")
+R_DUCK=$(ratio "$T_DUCK" "$T_SHAPE")
+R_BARE=$(ratio "$T_SHAPE" "$T_BARE")
+echo "targets (issue: csv-shape benchmark):"
+printf '  %-36s %6sx  target >= 8     %s\n' "vs Miller, times faster" \
+    "$R_MLR" "$(verdict "$R_MLR" ">=" 8)"
+printf '  %-36s %6sx  target > 1      %s\n' "vs DuckDB, times faster" \
+    "$R_DUCK" "$(verdict "$R_DUCK" ">" 1)"
+printf '  %-36s %6sx  target <= 1.5   %s\n' "vs bare libcsv loop, times the time" \
+    "$R_BARE" "$(verdict "$R_BARE" "<=" 1.5)"
 if [ "$SLOW" = yes ]; then
 	echo "csv-shape vs csvkit:  $(ratio "$T_CSVKIT" "$T_SHAPE")x faster"
 fi
@@ -135,4 +149,4 @@ fi
 RSS=$(awk -F': ' '/Maximum resident/ { print $2 }' "$WORK/time.big")
 WALL=$(awk -F': ' '/Elapsed/ { print $2 }' "$WORK/time.big")
 echo "csv-shape on $(awk -v b="$BYTES" -v n="$BIG_COPIES" \
-    'BEGIN { printf "%.2f", b * n / 1e9 }') GB through a pipe: peak RSS $RSS KB, $WALL (target < 8192 KB)"
+    'BEGIN { printf "%.2f", b * n / 1e9 }') GB through a pipe: peak RSS $RSS KB, $WALL (target < 8192 KB: $([ "$RSS" -lt 8192 ] && echo PASS || echo FAIL))"

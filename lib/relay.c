@@ -8,26 +8,18 @@
 #include "mem.h"
 #include "relay.h"
 
-/* Four batches of about 256 KiB: the memory in flight never grows. */
-#ifndef BATCH_COUNT
+/* Four batches of about 256 KiB: the memory in flight never grows. Larger
+ * ones were no faster. The prefetch distance: a few rows ahead. */
 #define BATCH_COUNT 4
-#endif
-#ifndef BATCH_BYTES
 #define BATCH_BYTES (256 * 1024)
-#endif
-#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 512
-#endif
-#ifndef BATCH_ROWS
 #define BATCH_ROWS 4096
-#endif
 
 struct batch {
 	char *bytes;		/* every field, each NUL-terminated */
 	size_t bytes_used, bytes_cap;
 	size_t prefetched;	/* bytes asked for ahead of the copy */
 	size_t *len;		/* per field */
-	char **field;		/* per field, set by the thread */
 	size_t field_used, field_cap;
 	size_t *start;		/* per row: where its bytes start */
 	size_t *first, *count;	/* per row: its fields */
@@ -45,6 +37,8 @@ struct relay {
 	int status;		/* what fn stopped with */
 	csv_row_fn fn;
 	void *ctx;
+	char **field;		/* the row fn is given, on the thread */
+	size_t field_cap;
 };
 
 static void
@@ -54,7 +48,6 @@ batch_init(struct batch *b)
 	b->bytes = xmalloc(b->bytes_cap);
 	b->field_cap = 1024;
 	b->len = xreallocarray(NULL, b->field_cap, sizeof *b->len);
-	b->field = xreallocarray(NULL, b->field_cap, sizeof *b->field);
 	b->start = xreallocarray(NULL, BATCH_ROWS, sizeof *b->start);
 	b->first = xreallocarray(NULL, BATCH_ROWS, sizeof *b->first);
 	b->count = xreallocarray(NULL, BATCH_ROWS, sizeof *b->count);
@@ -68,15 +61,15 @@ batch_free(struct batch *b)
 	free(b->bytes);
 	free(b->start);
 	free(b->len);
-	free(b->field);
 	free(b->first);
 	free(b->count);
 	free(b->record);
 	free(b->row_number);
 }
 
+/* Runs on the thread: fn on each row of the batch, in order. */
 static int
-batch_run(struct batch *b, csv_row_fn fn, void *ctx)
+batch_run(struct relay *relay, struct batch *b)
 {
 	struct csv_row row;
 	int status;
@@ -85,7 +78,12 @@ batch_run(struct batch *b, csv_row_fn fn, void *ctx)
 		char *p = b->bytes + b->start[r];
 
 		row.count = b->count[r];
-		row.field = b->field + b->first[r];
+		if (row.count > relay->field_cap) {
+			relay->field_cap = row.count;
+			relay->field = xreallocarray(relay->field,
+			    relay->field_cap, sizeof *relay->field);
+		}
+		row.field = relay->field;
 		row.len = b->len + b->first[r];
 		row.record = b->record[r];
 		row.row = b->row_number[r];
@@ -94,7 +92,7 @@ batch_run(struct batch *b, csv_row_fn fn, void *ctx)
 			row.field[i] = p;
 			p += row.len[i] + 1;
 		}
-		if ((status = fn(&row, ctx)) != 0)
+		if ((status = relay->fn(&row, relay->ctx)) != 0)
 			return status;
 	}
 	return 0;
@@ -119,7 +117,7 @@ relay_thread(void *arg)
 		b = &relay->batch[relay->consumed % BATCH_COUNT];
 		pthread_mutex_unlock(&relay->lock);
 
-		status = batch_run(b, relay->fn, relay->ctx);
+		status = batch_run(relay, b);
 
 		pthread_mutex_lock(&relay->lock);
 		relay->consumed++;
@@ -164,6 +162,7 @@ hand_over(struct relay *relay)
 	pthread_mutex_unlock(&relay->lock);
 	next = &relay->batch[relay->produced % BATCH_COUNT];
 	next->bytes_used = next->field_used = next->row_used = 0;
+	next->prefetched = 0;
 	return status;
 }
 
@@ -198,8 +197,6 @@ relay_push(struct relay *relay, const struct csv_row *row)
 		while (b->field_cap - b->field_used < count)
 			b->field_cap *= 2;
 		b->len = xreallocarray(b->len, b->field_cap, sizeof *b->len);
-		b->field = xreallocarray(b->field, b->field_cap,
-		    sizeof *b->field);
 	}
 	b->start[b->row_used] = b->bytes_used;
 	b->first[b->row_used] = b->field_used;
@@ -240,7 +237,8 @@ relay_drain(struct relay *relay)
 	pthread_mutex_unlock(&relay->lock);
 	/* Every batch is free now, or the thread has stopped for good. */
 	b = &relay->batch[relay->produced % BATCH_COUNT];
-	b->bytes_used = b->field_used = b->row_used = b->prefetched = 0;
+	b->bytes_used = b->field_used = b->row_used = 0;
+	b->prefetched = 0;
 	return status;
 }
 
@@ -263,6 +261,7 @@ relay_finish(struct relay *relay)
 	pthread_cond_destroy(&relay->changed);
 	for (int i = 0; i < BATCH_COUNT; i++)
 		batch_free(&relay->batch[i]);
+	free(relay->field);
 	free(relay);
 	return status;
 }
