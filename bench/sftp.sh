@@ -1,8 +1,10 @@
 #!/bin/sh
 # bench/sftp.sh: upload one file to a loopback sshd with sftp-put and with
-# OpenSSH's sftp -b, and print the MB/s of each and their ratio.
+# OpenSSH's sftp -b, and print the MB/s of each, their ratio, and PASS when
+# sftp-put reaches at least 0.9x OpenSSH (FAIL and exit 1 otherwise).
 #   sh bench/sftp.sh [SIZE_MB]      (default 1024; run as root, like the tests)
-# sftp-put is taken from PATH (build/bin first when present).
+# sftp-put is taken from PATH ($BUILD/bin first, build/bin by default);
+# SFTP_PUT_OPTS adds options to its command line.
 set -eu
 
 size_mb=${1:-1024}
@@ -40,15 +42,19 @@ sleep 0.5
 # Random data, so neither side gains from sparse reads.
 head -c "$((size_mb * 1024 * 1024))" /dev/urandom >"$dir/payload"
 cat "$dir/payload" >/dev/null	# warm the page cache for both runs
+sync	# neither run pays for writing back the payload or the other's copy
 
 now() { date +%s.%N; }
 user=$(id -un)
 
 t0=$(now)
-sftp-put --known-hosts "$dir/known_hosts" -i "$dir/client" \
+# shellcheck disable=SC2086
+sftp-put ${SFTP_PUT_OPTS:-} --known-hosts "$dir/known_hosts" -i "$dir/client" \
 	"sftp://$user@127.0.0.1:$port$dir/remote" "$dir/payload" >/dev/null
 t1=$(now)
+cmp "$dir/payload" "$dir/remote/payload"
 rm -f "$dir/remote/payload"
+sync
 printf 'put %s %s\n' "$dir/payload" "$dir/remote/payload" >"$dir/batch"
 t2=$(now)
 sftp -q -b "$dir/batch" -i "$dir/client" -P "$port" \
@@ -61,5 +67,12 @@ awk -v mb="$size_mb" -v a="$(echo "$t1 - $t0" | bc)" -v b="$(echo "$t3 - $t2" | 
 	printf "size           %d MB\n", mb
 	printf "sftp-put       %.1f MB/s (%.2f s)\n", mb / a, a
 	printf "OpenSSH sftp   %.1f MB/s (%.2f s)\n", mb / b, b
-	printf "ratio          %.2fx\n", (mb / a) / (mb / b)
+	ratio = (mb / a) / (mb / b)
+	printf "ratio          %.2fx\n", ratio
+	if (ratio >= 0.9) {
+		print "PASS           sftp-put at least 0.9x OpenSSH"
+		exit 0
+	}
+	print "FAIL           sftp-put below 0.9x OpenSSH"
+	exit 1
 }'
