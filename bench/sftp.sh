@@ -4,7 +4,7 @@
 # sftp-put reaches at least 0.9x OpenSSH (FAIL and exit 1 otherwise).
 #   sh bench/sftp.sh [SIZE_MB]      (default 1024; run as root, like the tests)
 # sftp-put is taken from PATH ($BUILD/bin first, build/bin by default);
-# SFTP_PUT_OPTS adds options to its command line.
+# SFTP_PUT_OPTS adds options to its command line (e.g. "--streams 1").
 set -eu
 
 size_mb=${1:-1024}

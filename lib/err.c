@@ -26,11 +26,14 @@ vreport(const char *fmt, va_list ap)
 	int saved_errno = errno;
 	size_t len = strlen(fmt);
 
+	/* One line, whole, even when threads report at once. */
+	flockfile(stderr);
 	fprintf(stderr, "%s: ", progname);
 	vfprintf(stderr, fmt, ap);
 	if (len > 0 && fmt[len - 1] == ':')
 		fprintf(stderr, " %s", strerror(saved_errno));
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void

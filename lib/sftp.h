@@ -68,12 +68,15 @@ struct sftp_conn {
 	LIBSSH2_SFTP *sftp;	/* NULL while the connection is closed */
 	int no_fsync;		/* the server answered fsync with "unsupported" */
 	int no_posix_rename;	/* likewise for posix-rename@openssh.com */
+	int host_key_refused;	/* sftp_open failed on the host key check */
 };
 
 /*
  * Connects, verifies the host key, logs in and starts SFTP. Returns 0, or
  * an exit status after a message: 75 for network trouble worth a retry,
- * 77 for host key and login failures, 78 for missing credentials.
+ * 77 for host key and login failures (host_key_refused tells them apart),
+ * 78 for missing credentials. Separate connections may be opened and used
+ * in separate threads once libssh2_init has run.
  */
 int sftp_open(struct sftp_conn *c, const struct sftp_url *u,
     const struct sftp_opts *o);

@@ -27,6 +27,68 @@ no_temporaries() {
 	[ -z "$output" ]
 }
 
+# sftp_server_log: sshd restarted with OpenSSH's sftp-server logging each
+# open and close to $SSHD_DIR/sftp.log (internal-sftp logs only to syslog);
+# sftp_log prints that log (its lines end in CR LF).
+sftp_log() {
+	tr -d '\r' <"$SSHD_DIR/sftp.log"
+}
+
+sftp_server_log() {
+	: >"$SSHD_DIR/sftp.log"
+	chmod 666 "$SSHD_DIR/sftp.log"
+	sed -i "s|^Subsystem sftp internal-sftp\$|Subsystem sftp /usr/lib/openssh/sftp-server -e -l INFO 2>>$SSHD_DIR/sftp.log|" \
+		"$SSHD_DIR/sshd_config"
+	sshd_kill_all
+	sshd_restart
+}
+
+# killed_mid_upload LOGINS OPTION...: sftp-put OPTION... of a 1 GB file,
+# sshd killed once LOGINS connections are in and the temporary exists:
+# 75 after a retry, no final file, the temporary left hidden and
+# recognisable; the next successful upload of the name removes it.
+killed_mid_upload() {
+	local logins=$1 put st i
+	shift
+	truncate -s 1G "$W/big.dat"
+	sftp-put "$@" --retries 1 -i "$SFTP_KEY" "$URL$REMOTE" "$W/big.dat" >"$W/out" 2>"$W/err" &
+	put=$!
+	for i in $(seq 200); do
+		ls -A "$REMOTE" | grep -q '^\.big\.dat\.......\.part$' &&
+			[ "$(grep -c "Accepted publickey" "$SSHD_DIR/sshd.log")" -ge "$logins" ] &&
+			break
+		sleep 0.05
+	done
+	sleep 0.2
+	sshd_kill_all
+	st=0
+	wait "$put" || st=$?
+	[ "$st" -eq 75 ]
+	grep -q "connection lost or timed out" "$W/err"
+	grep -q "retry 1 of 1" "$W/err"
+	grep -q "cannot connect: Connection refused" "$W/err"
+	[ "$(cat "$W/out")" = "file,bytes,sha256,target" ]
+	[ ! -e "$REMOTE/big.dat" ]
+	# The dead server could not remove the temporary.
+	run ls -A "$REMOTE"
+	[[ "$output" =~ ^\.big\.dat\.[A-Za-z0-9]{6}\.part$ ]]
+	sshd_restart
+	head -c 9000000 /dev/urandom >"$W/big.dat"
+	run sftp-put "$@" -i "$SFTP_KEY" "$URL$REMOTE" "$W/big.dat"
+	[ "$status" -eq 0 ]
+	cmp "$W/big.dat" "$REMOTE/big.dat"
+	no_temporaries "$REMOTE"
+}
+
+# small_disk SIZE: $REMOTE/small is a tmpfs of SIZE the login owns.
+small_disk() {
+	mkdir "$REMOTE/small"
+	mount -t tmpfs -o size="$1" tmpfs "$REMOTE/small" 2>/dev/null ||
+		skip "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)"
+	FULL_MOUNT=$REMOTE/small
+	chown "$SFTP_USER" "$REMOTE/small"
+}
+
 need_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root: a local account with a password for sshd to check"
 }
@@ -202,33 +264,40 @@ need_root() {
 }
 
 @test "sshd killed mid-upload: 75 after retries, no final file; the next run removes the temporary" {
-	truncate -s 1G "$W/big.dat"
-	sftp-put --retries 1 -i "$SFTP_KEY" "$URL$REMOTE" "$W/big.dat" >"$W/out" 2>"$W/err" &
-	put=$!
-	for i in $(seq 200); do
-		ls -A "$REMOTE" | grep -q '^\.big\.dat\.......\.part$' && break
-		sleep 0.05
-	done
-	sleep 0.2
-	sshd_kill_all
-	st=0
-	wait "$put" || st=$?
-	[ "$st" -eq 75 ]
-	grep -q "connection lost or timed out" "$W/err"
-	grep -q "retry 1 of 1" "$W/err"
-	grep -q "cannot connect: Connection refused" "$W/err"
-	[ "$(cat "$W/out")" = "file,bytes,sha256,target" ]
-	[ ! -e "$REMOTE/big.dat" ]
-	# The dead server could not remove the temporary: it is hidden and
-	# recognisable, and the next successful upload of the name removes it.
-	run ls -A "$REMOTE"
-	[[ "$output" =~ ^\.big\.dat\.[A-Za-z0-9]{6}\.part$ ]]
-	sshd_restart
-	truncate -s 1M "$W/big.dat"
-	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/big.dat"
+	killed_mid_upload 1 --streams 1
+}
+
+@test "--streams 2: a file from --stream-min on goes over two logins, byte for byte" {
+	sftp_server_log
+	# big enough that the second login is done before the first
+	# connection has sent it all
+	head -c 50331648 /dev/urandom >"$W/big.dat"
+	run sftp-put --streams 2 --stream-min 1M -i "$SFTP_KEY" "$URL$REMOTE" "$W/big.dat"
 	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$(receipt_of "$W/big.dat" big.dat)" ]
+	[ "${#lines[@]}" -eq 2 ]
 	cmp "$W/big.dat" "$REMOTE/big.dat"
+	[ "$(file_mode "$REMOTE/big.dat")" = 600 ]
 	no_temporaries "$REMOTE"
+	# Each connection checked the host key and logged in, the first
+	# created the temporary, the second opened it, and both wrote to it.
+	[ "$(grep -c "Accepted publickey for $SFTP_USER" "$SSHD_DIR/sshd.log")" -eq 2 ]
+	sftp_log | grep -q '^open ".*/\.big\.dat\.[A-Za-z0-9]\{6\}\.part" flags WRITE,CREATE,EXCL mode 0100600$'
+	sftp_log | grep -q '^open ".*/\.big\.dat\.[A-Za-z0-9]\{6\}\.part" flags WRITE mode '
+	run awk '/^close .*\.part" bytes read 0 written [1-9]/ { n++; sum += $NF } END { print n, sum }' <(sftp_log)
+	[ "$output" = "2 50331648" ]
+	# below --stream-min one connection carries the file
+	: >"$SSHD_DIR/sftp.log"
+	head -c 1048575 /dev/urandom >"$W/small.dat"
+	run sftp-put --streams 2 --stream-min 1M -i "$SFTP_KEY" "$URL$REMOTE" "$W/small.dat"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$(receipt_of "$W/small.dat" small.dat)" ]
+	cmp "$W/small.dat" "$REMOTE/small.dat"
+	[ "$(sftp_log | grep -c '^open ')" -eq 1 ]
+}
+
+@test "--streams 2, sshd killed mid-upload: 75 after retries, no final file" {
+	killed_mid_upload 2 --streams 2 --stream-min 1M
 }
 
 @test "a server that never answers: 75 after the timeout" {
@@ -248,17 +317,27 @@ while True: c.append(s.accept())' "$port" >"$W/mute" &
 }
 
 @test "remote disk full: exit 74, no final file, no temporary" {
-	mkdir "$REMOTE/small"
-	mount -t tmpfs -o size=1m tmpfs "$REMOTE/small" 2>/dev/null ||
-		skip "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)"
-	FULL_MOUNT=$REMOTE/small
-	chown "$SFTP_USER" "$REMOTE/small"
+	small_disk 1m
 	head -c 3000000 /dev/urandom >"$W/large.csv"
 	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE/small" "$W/large.csv"
 	[ "$status" -eq 74 ]
 	[[ "$output" == *"write: failure"* ]]
 	[[ "$output" == *"the remote disk is full"* ]]
 	[ ! -e "$REMOTE/small/large.csv" ]
+	[ -z "$(ls -A "$REMOTE/small")" ]
+}
+
+@test "--streams 2, remote disk full: exit 74, no final file, no temporary" {
+	# big enough that both connections are writing when it fills up
+	small_disk 32m
+	head -c 41943040 /dev/urandom >"$W/large.dat"
+	run sftp-put --streams 2 --stream-min 1M -i "$SFTP_KEY" "$URL$REMOTE/small" "$W/large.dat"
+	[ "$status" -eq 74 ]
+	[[ "$output" == *"write: failure"* ]]
+	[[ "$output" == *"the remote disk is full"* ]]
+	[[ "$output" != *"retry"* ]]
+	[ "$(grep -c "Accepted publickey for $SFTP_USER" "$SSHD_DIR/sshd.log")" -eq 2 ]
+	[ ! -e "$REMOTE/small/large.dat" ]
 	[ -z "$(ls -A "$REMOTE/small")" ]
 }
 
@@ -319,6 +398,14 @@ while True: c.append(s.accept())' "$port" >"$W/mute" &
 	run sftp-put "ftp://u@127.0.0.1/in" /etc/hostname
 	[ "$status" -eq 64 ]
 	run sftp-put --retries x "$URL$REMOTE" /etc/hostname
+	[ "$status" -eq 64 ]
+	run sftp-put --streams 0 "$URL$REMOTE" /etc/hostname
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--streams: want a whole number from 1 to 16"* ]]
+	run sftp-put --stream-min 64X "$URL$REMOTE" /etc/hostname
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--stream-min: want a size in bytes, or with a K, M or G suffix"* ]]
+	run sftp-put --stream-min -1 "$URL$REMOTE" /etc/hostname
 	[ "$status" -eq 64 ]
 	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/missing.csv"
 	[ "$status" -eq 66 ]

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "digest.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "sftp.h"
 
@@ -30,6 +32,22 @@
 #define TMP_SUFFIX	".part"
 #define TMP_RANDOM	6
 
+/*
+ * One connection is a pipeline (libssh2 1.10 encrypting each 16-byte block
+ * with a separate cipher call, sshd decrypting, its SFTP server writing)
+ * that keeps about one core busy, 150-180 MB/s on loopback. A large file
+ * goes over several connections at once instead: the file is read once,
+ * in CHUNK_SIZE pieces, and each connection writes whichever piece is next
+ * at its offset in the same temporary. Each piece is written whole before
+ * the connection moves on (a seek with writes outstanding would drop their
+ * acknowledgements), so a larger piece loses less to the pause at its end;
+ * two pieces a connection bound the memory.
+ */
+#define CHUNK_SIZE	(4u * 1024 * 1024)
+#define STREAMS_DEFAULT	2
+#define STREAMS_MAX	16
+#define STREAM_MIN_DEFAULT	(64ull * 1024 * 1024)
+
 struct source {
 	const char *label;	/* the receipt's file column */
 	const char *name;	/* the remote file's name */
@@ -39,7 +57,54 @@ struct source {
 struct put_opts {
 	int mkdir;
 	int no_clobber;
+	int streams;		/* connections for one large file */
+	uint64_t stream_min;	/* the size from which a file is "large" */
 };
+
+struct chunk {
+	char *data;
+	uint64_t offset;	/* where data goes in the file */
+	size_t len;
+};
+
+/*
+ * One file going over several connections. The main thread reads and
+ * digests; the streams take the filled chunks in file order and give the
+ * buffers back. The first failure stops everything.
+ */
+struct upload {
+	const struct sftp_url *url;
+	const struct sftp_opts *opts;
+	const char *dir;
+	const char *tmp;		/* the temporary every stream writes */
+	uint64_t size;			/* as fstat saw it, for messages */
+	pthread_mutex_t lock;
+	pthread_cond_t filled;		/* a chunk is ready, or EOF, or failure */
+	pthread_cond_t emptied;		/* a buffer came back, or failure */
+	struct chunk *pool;
+	size_t pool_size;
+	struct chunk **ready;		/* a ring of pool_size, in file order */
+	size_t ready_head, ready_count;
+	struct chunk **spare;		/* a stack of unused buffers */
+	size_t spare_count;
+	uint64_t acked;			/* bytes the server has acknowledged */
+	int eof;			/* no more chunks will be filled */
+	int status;			/* the first failure, 0 until one */
+};
+
+struct stream {
+	struct upload *up;
+	int index;			/* 0 uses the main connection */
+	int count;			/* of streams, for messages */
+	pthread_t thread;
+	int started;
+	struct sftp_conn own;		/* the connection of streams 1... */
+	struct sftp_conn *c;
+	LIBSSH2_SFTP_HANDLE *h;
+};
+
+/* stream_write's answer when another stream's failure stopped it */
+#define STREAM_STOPPED	(-1)
 
 static void
 usage(void)
@@ -47,8 +112,40 @@ usage(void)
 	fprintf(stderr, "usage: %s [-i key] [--known-hosts file] [--mkdir] "
 	    "[--no-clobber]\n"
 	    "       [--name name] [--retries n] [--timeout seconds]\n"
+	    "       [--streams n] [--stream-min size]\n"
 	    "       sftp://user@host[:port]/dir [file ...]\n", progname);
 	exit(EX_USAGE);
+}
+
+/* A size in bytes, or with a K, M or G suffix (binary multiples). */
+static uint64_t
+size_arg(const char *option, const char *arg)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*end != '\0' && end[1] == '\0')
+		switch (*end++) {
+		case 'K':
+			shift = 10;
+			break;
+		case 'M':
+			shift = 20;
+			break;
+		case 'G':
+			shift = 30;
+			break;
+		default:
+			end--;
+		}
+	if (errno != 0 || *arg < '0' || *arg > '9' || *end != '\0' ||
+	    v > (UINT64_MAX >> shift))
+		die(EX_USAGE, "%s: want a size in bytes, or with a K, M or G "
+		    "suffix", option);
+	return (uint64_t)v << shift;
 }
 
 /* stdin that cannot be re-read on a retry is spooled to an unnamed file. */
@@ -162,6 +259,358 @@ write_failed(struct sftp_conn *c, const char *dir, const char *what,
 	return EX_IOERR;
 }
 
+/* The serial upload: one connection, buf[start, end) read but not yet
+ * acknowledged by the server. */
+static int
+send_serial(struct sftp_conn *c, struct source *src, LIBSSH2_SFTP_HANDLE *h,
+    char *buf, struct digest *dg, uint64_t size, uint64_t *total)
+{
+	uint64_t sent = 0;
+	size_t start = 0, end = 0;
+	int eof = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (!eof && end < BUF_SIZE && end - start < IN_FLIGHT) {
+			n = read(src->fd, buf + end, BUF_SIZE - end);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				warn("%s:", src->label);
+				return EX_IOERR;
+			}
+			if (n == 0)
+				eof = 1;
+			digest_update(dg, buf + end, (size_t)n);
+			end += (size_t)n;
+			*total += (uint64_t)n;
+			continue;
+		}
+		if (start == end)
+			return 0;
+		n = libssh2_sftp_write(h, buf + start,
+		    end - start < IN_FLIGHT ? end - start : IN_FLIGHT);
+		if (n < 0)
+			return write_failed(c, c->url->path, "write",
+			    size > sent ? size - sent : 0);
+		start += (size_t)n;
+		sent += (uint64_t)n;
+		if (start == end) {
+			start = end = 0;
+		} else if (end == BUF_SIZE && !eof) {
+			memmove(buf, buf + start, end - start);
+			end -= start;
+			start = 0;
+		}
+	}
+}
+
+/* Records the first failure and wakes everyone to see it. */
+static void
+upload_fail(struct upload *up, int status)
+{
+	pthread_mutex_lock(&up->lock);
+	if (up->status == 0)
+		up->status = status;
+	pthread_cond_broadcast(&up->filled);
+	pthread_cond_broadcast(&up->emptied);
+	pthread_mutex_unlock(&up->lock);
+}
+
+/* The first failure or 0; *acked (unless NULL) gets the bytes delivered. */
+static int
+upload_status(struct upload *up, uint64_t *acked)
+{
+	int status;
+
+	pthread_mutex_lock(&up->lock);
+	status = up->status;
+	if (acked != NULL)
+		*acked = up->acked;
+	pthread_mutex_unlock(&up->lock);
+	return status;
+}
+
+/* An empty buffer for the reader; NULL once the upload failed. */
+static struct chunk *
+upload_spare(struct upload *up)
+{
+	struct chunk *ch = NULL;
+
+	pthread_mutex_lock(&up->lock);
+	while (up->spare_count == 0 && up->status == 0)
+		pthread_cond_wait(&up->emptied, &up->lock);
+	if (up->status == 0)
+		ch = up->spare[--up->spare_count];
+	pthread_mutex_unlock(&up->lock);
+	return ch;
+}
+
+static void
+upload_push(struct upload *up, struct chunk *ch)
+{
+	pthread_mutex_lock(&up->lock);
+	up->ready[(up->ready_head + up->ready_count) % up->pool_size] = ch;
+	up->ready_count++;
+	pthread_cond_signal(&up->filled);
+	pthread_mutex_unlock(&up->lock);
+}
+
+/* The next chunk to write; NULL when there is none left or on failure. */
+static struct chunk *
+upload_take(struct upload *up)
+{
+	struct chunk *ch = NULL;
+
+	pthread_mutex_lock(&up->lock);
+	while (up->ready_count == 0 && !up->eof && up->status == 0)
+		pthread_cond_wait(&up->filled, &up->lock);
+	if (up->status == 0 && up->ready_count > 0) {
+		ch = up->ready[up->ready_head];
+		up->ready_head = (up->ready_head + 1) % up->pool_size;
+		up->ready_count--;
+	}
+	pthread_mutex_unlock(&up->lock);
+	return ch;
+}
+
+/* A buffer back to the reader, its acked bytes of data delivered. */
+static void
+upload_give_back(struct upload *up, struct chunk *ch, size_t acked)
+{
+	pthread_mutex_lock(&up->lock);
+	up->spare[up->spare_count++] = ch;
+	up->acked += acked;
+	pthread_cond_signal(&up->emptied);
+	pthread_mutex_unlock(&up->lock);
+}
+
+static void
+upload_end(struct upload *up)
+{
+	pthread_mutex_lock(&up->lock);
+	up->eof = 1;
+	pthread_cond_broadcast(&up->filled);
+	pthread_mutex_unlock(&up->lock);
+}
+
+/*
+ * Writes one chunk at its offset, whole: 0, an exit status after a message,
+ * or STREAM_STOPPED, quietly, when another stream failed first (a lost
+ * connection fails every stream at once, and one message says it).
+ */
+static int
+stream_write(struct stream *s, struct chunk *ch)
+{
+	struct upload *up = s->up;
+	size_t done = 0;
+
+	libssh2_sftp_seek64(s->h, ch->offset);
+	while (done < ch->len) {
+		size_t want = ch->len - done;
+		uint64_t acked;
+		ssize_t n;
+
+		if (upload_status(up, NULL) != 0)
+			return STREAM_STOPPED;
+		n = libssh2_sftp_write(s->h, ch->data + done,
+		    want < IN_FLIGHT ? want : IN_FLIGHT);
+		if (n < 0) {
+			if (upload_status(up, &acked) != 0)
+				return STREAM_STOPPED;
+			return write_failed(s->c, up->dir, "write",
+			    up->size > acked ? up->size - acked : 0);
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Streams 1... log in on their own connection (host key and login checked
+ * as for the first) and open the temporary the first one created. When
+ * that fails, the others carry the file: 0 with s->h NULL. Only a host key
+ * that does not match fails the upload, since it may mean an attacker on
+ * the path; a server that limits logins or connections per user refuses
+ * the extra ones, and should still get the file.
+ */
+static int
+stream_open(struct stream *s)
+{
+	struct upload *up = s->up;
+	int status;
+
+	status = sftp_open(&s->own, up->url, up->opts);
+	if (status != 0) {
+		if (s->own.host_key_refused || status == EX_CONFIG)
+			return status;
+		goto fewer;
+	}
+	s->c = &s->own;
+	s->h = libssh2_sftp_open_ex(s->own.sftp, up->tmp,
+	    (unsigned int)strlen(up->tmp), LIBSSH2_FXF_WRITE, 0,
+	    LIBSSH2_SFTP_OPENFILE);
+	if (s->h != NULL)
+		return 0;
+	/* e.g. a cluster whose nodes do not share a disk */
+	sftp_fail(&s->own, "cannot open the temporary");
+	sftp_close(&s->own);
+fewer:
+	if (upload_status(up, NULL) == 0)
+		warn("%s: connection %d of %d failed; the upload goes on "
+		    "without it", up->url->where, s->index + 1, s->count);
+	return 0;
+}
+
+static void *
+stream_main(void *arg)
+{
+	struct stream *s = arg;
+	struct upload *up = s->up;
+	struct chunk *ch;
+	int status = 0;
+
+	if (s->index > 0) {
+		pthread_mutex_lock(&up->lock);
+		status = up->eof && up->ready_count == 0 ? -1 : up->status;
+		pthread_mutex_unlock(&up->lock);
+		if (status != 0)
+			return NULL;	/* nothing left to do */
+		if ((status = stream_open(s)) != 0) {
+			upload_fail(up, status);
+			return NULL;
+		}
+		if (s->h == NULL)
+			return NULL;
+	}
+	while ((ch = upload_take(up)) != NULL) {
+		status = stream_write(s, ch);
+		upload_give_back(up, ch, status == 0 ? ch->len : 0);
+		if (status != 0)
+			break;
+	}
+	if (status > 0)
+		upload_fail(up, status);
+	if (s->index > 0) {
+		/* The close answers only after every write before it. */
+		if (libssh2_sftp_close_handle(s->h) != 0 && status == 0 &&
+		    upload_status(up, NULL) == 0)
+			upload_fail(up, write_failed(s->c, up->dir, "close", 0));
+		s->h = NULL;
+		sftp_close(&s->own);
+	}
+	return NULL;
+}
+
+/*
+ * The parallel upload into h, the temporary c created: reads src once,
+ * digesting it, and hands its chunks to po->streams connections, the
+ * first of them c. Returns 0 when every byte is acknowledged, or the
+ * first failure's exit status; all streams have stopped either way.
+ */
+static int
+send_streams(struct sftp_conn *c, const struct put_opts *po,
+    struct source *src, const char *tmp, LIBSSH2_SFTP_HANDLE *h,
+    struct digest *dg, uint64_t size, uint64_t *total)
+{
+	struct upload up = {
+		.url = c->url, .opts = c->opts, .dir = c->url->path,
+		.tmp = tmp, .size = size,
+	};
+	struct stream *streams = xcalloc((size_t)po->streams, sizeof *streams);
+	size_t i;
+	int eof = 0, status;
+
+	pthread_mutex_init(&up.lock, NULL);
+	pthread_cond_init(&up.filled, NULL);
+	pthread_cond_init(&up.emptied, NULL);
+	/* One chunk being written and one waiting a stream, one being read. */
+	up.pool_size = 2 * (size_t)po->streams + 1;
+	up.pool = xcalloc(up.pool_size, sizeof *up.pool);
+	up.ready = xcalloc(up.pool_size, sizeof *up.ready);
+	up.spare = xcalloc(up.pool_size, sizeof *up.spare);
+	for (i = 0; i < up.pool_size; i++) {
+		up.pool[i].data = xmalloc(CHUNK_SIZE);
+		up.spare[up.spare_count++] = &up.pool[i];
+	}
+	for (i = 0; i < (size_t)po->streams; i++) {
+		struct stream *s = &streams[i];
+
+		s->up = &up;
+		s->index = (int)i;
+		s->count = po->streams;
+		s->own.sock = -1;
+		if (i == 0) {
+			s->c = c;
+			s->h = h;
+		}
+		errno = pthread_create(&s->thread, NULL, stream_main, s);
+		if (errno == 0) {
+			s->started = 1;
+			continue;
+		}
+		warn("cannot start a thread:");
+		if (i == 0)
+			upload_fail(&up, EX_OSERR);
+		break;
+	}
+
+	while (!eof) {
+		struct chunk *ch = upload_spare(&up);
+		size_t got = 0;
+
+		if (ch == NULL)
+			break;
+		while (got < CHUNK_SIZE) {
+			ssize_t n = read(src->fd, ch->data + got,
+			    CHUNK_SIZE - got);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				warn("%s:", src->label);
+				upload_give_back(&up, ch, 0);
+				upload_fail(&up, EX_IOERR);
+				ch = NULL;
+				break;
+			}
+			if (n == 0) {
+				eof = 1;
+				break;
+			}
+			got += (size_t)n;
+		}
+		if (ch == NULL)
+			break;
+		if (got == 0) {
+			upload_give_back(&up, ch, 0);
+			continue;
+		}
+		digest_update(dg, ch->data, got);
+		ch->offset = *total;
+		ch->len = got;
+		*total += got;
+		upload_push(&up, ch);
+	}
+	upload_end(&up);
+	for (i = 0; i < (size_t)po->streams; i++)
+		if (streams[i].started)
+			pthread_join(streams[i].thread, NULL);
+
+	status = up.status;
+	for (i = 0; i < up.pool_size; i++)
+		free(up.pool[i].data);
+	free(up.pool);
+	free(up.ready);
+	free(up.spare);
+	free(streams);
+	pthread_cond_destroy(&up.emptied);
+	pthread_cond_destroy(&up.filled);
+	pthread_mutex_destroy(&up.lock);
+	return status;
+}
+
 /*
  * One attempt at one file. On a transient failure (75) *leftover names the
  * temporary that could not be removed, for the next attempt to remove.
@@ -176,10 +625,9 @@ put_file(struct sftp_conn *c, const struct put_opts *po,
 	LIBSSH2_SFTP_HANDLE *h = NULL;
 	LIBSSH2_SFTP_ATTRIBUTES st;
 	struct digest *dg = digest_new("sha256");
-	uint64_t sent = 0, total = 0, size;
-	size_t start = 0, end = 0;
+	uint64_t total = 0, size;
 	unsigned long since = 0;
-	int status = 0, eof = 0;
+	int status = 0;
 	struct stat lst;
 
 	if (*leftover != NULL) {
@@ -224,45 +672,12 @@ put_file(struct sftp_conn *c, const struct put_opts *po,
 	    (st.flags & LIBSSH2_SFTP_ATTR_ACMODTIME))
 		since = st.mtime;
 
-	/* buf[start, end) is read but not yet acknowledged by the server. */
-	for (;;) {
-		ssize_t n;
-
-		if (!eof && end < BUF_SIZE && end - start < IN_FLIGHT) {
-			n = read(src->fd, buf + end, BUF_SIZE - end);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				warn("%s:", src->label);
-				status = EX_IOERR;
-				goto out;
-			}
-			if (n == 0)
-				eof = 1;
-			digest_update(dg, buf + end, (size_t)n);
-			end += (size_t)n;
-			total += (uint64_t)n;
-			continue;
-		}
-		if (start == end)
-			break;
-		n = libssh2_sftp_write(h, buf + start,
-		    end - start < IN_FLIGHT ? end - start : IN_FLIGHT);
-		if (n < 0) {
-			status = write_failed(c, dir, "write",
-			    size > sent ? size - sent : 0);
-			goto out;
-		}
-		start += (size_t)n;
-		sent += (uint64_t)n;
-		if (start == end) {
-			start = end = 0;
-		} else if (end == BUF_SIZE && !eof) {
-			memmove(buf, buf + start, end - start);
-			end -= start;
-			start = 0;
-		}
-	}
+	if (po->streams > 1 && size >= po->stream_min)
+		status = send_streams(c, po, src, tmp, h, dg, size, &total);
+	else
+		status = send_serial(c, src, h, buf, dg, size, &total);
+	if (status != 0)
+		goto out;
 	if (sftp_fsync(c, h) != 0) {
 		status = write_failed(c, dir, "fsync", 0);
 		goto out;
@@ -331,10 +746,14 @@ main(int argc, char *argv[])
 		{ "mkdir", no_argument, NULL, 'm' },
 		{ "no-clobber", no_argument, NULL, 'n' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "streams", required_argument, NULL, 'S' },
+		{ "stream-min", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sftp_opts so;
-	struct put_opts po = { 0 };
+	struct put_opts po = {
+		.streams = STREAMS_DEFAULT, .stream_min = STREAM_MIN_DEFAULT
+	};
 	struct sftp_url url;
 	struct sftp_conn conn = { .sock = -1 };
 	struct source *src;
@@ -358,6 +777,13 @@ main(int argc, char *argv[])
 			break;
 		case 'N':
 			name = optarg;
+			break;
+		case 'S':
+			po.streams = (int)opt_number("--streams", optarg, 1,
+			    STREAMS_MAX);
+			break;
+		case 'M':
+			po.stream_min = size_arg("--stream-min", optarg);
 			break;
 		default:
 			usage();
@@ -408,6 +834,9 @@ main(int argc, char *argv[])
 
 	/* A dead connection must be an error to handle, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Once, before any thread opens a session of its own. */
+	if (libssh2_init(0) != 0)
+		die(EX_SOFTWARE, "libssh2_init failed");
 	buf = xmalloc(BUF_SIZE);
 	csv_writer_init(&w, stdout);
 	receipt_header(&w);
@@ -436,6 +865,7 @@ main(int argc, char *argv[])
 			break;
 	}
 	sftp_close(&conn);
+	libssh2_exit();
 	free(leftover);
 	free(buf);
 	finish_stdout();
