@@ -27,7 +27,8 @@ bats_require_minimum_version 1.5.0
 
 JOB="$TOP/pipelines/eod_data.sh"
 EXPECTED="$TOP/tests/fixtures/mtp/2026-11-24"
-REF=/work/shared/reference
+# the Mass Testing Platform samples (copied from shared/reference)
+REF="$TOP/tests/fixtures/csv-shape"
 
 setup_file() {
 	export SFTP_TEST_USER=mtpprint
