@@ -78,7 +78,7 @@ check: deps all
 # program that dies() exits with its buffers still allocated, by design.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 sanitize:
-	SCHEDFEED_SKIP_DOCKER="the image is built from the normal build" \
+	SCHEDFEED_SKIP_DOCKER="the image is built from the normal build" SCHEDFEED_SANITIZE=1 \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(MAKE) BUILD=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" check
 
