@@ -13,6 +13,7 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2
 		echo "engine.sh: docker.io and debootstrap are missing; not root" >&2
 		exit 69
 	fi
+	apt-get update -q >/dev/null || exit 69
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 		docker.io debootstrap >/dev/null || exit 69
 fi
