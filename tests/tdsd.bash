@@ -3,6 +3,12 @@
 #	load tdsd
 # and call tdsd_stop_all from teardown.
 
+# tdsd_demo_db PATH: a fresh copy of the synthetic demo database at PATH
+# (tests/fixtures/demo-db.sql), for the jobs' suites.
+tdsd_demo_db() {
+	sqlite3 -bail "$1" < "$TOP/tests/fixtures/demo-db.sql"
+}
+
 # tdsd_start DB [OPTION...]: a tdsd over DB on a free port; exports
 # SCHEDFEED_DB_SERVER and SCHEDFEED_DB_PORT and the default login.
 tdsd_start() {

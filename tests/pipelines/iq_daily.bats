@@ -5,37 +5,10 @@
 # the generator's comment table says why each appointment is in or out.
 
 load ../common
+load ../tdsd
 
 FIX="$TOP/tests/fixtures"
 JOB="$TOP/pipelines/iq_daily.sh"
-
-# start_tdsd [OPTION...]: a tdsd over a fresh copy of the demo database;
-# sets TDSD_PID and TDSD_PORT.
-start_tdsd() {
-	local dir
-	dir=$(mktemp -d "$BATS_TEST_TMPDIR/tdsd.XXXXXX")
-	sqlite3 -bail "$dir/demo.sqlite" < "$FIX/demo-db.sql"
-	"$TDSD" -f "$dir/demo.sqlite" -p 0 "$@" > "$dir/out" 2> "$dir/err" &
-	TDSD_PID=$!
-	TDSD_PORT=
-	for _ in $(seq 100); do
-		TDSD_PORT=$(sed -n '1s/^port \([0-9][0-9]*\)$/\1/p' "$dir/out")
-		[ -n "$TDSD_PORT" ] && return 0
-		kill -0 "$TDSD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$dir/err" >&2
-	echo "tdsd did not start" >&2
-	return 1
-}
-
-stop_tdsd() {
-	if [ -n "${TDSD_PID:-}" ]; then
-		kill "$TDSD_PID" 2>/dev/null || true
-		wait "$TDSD_PID" 2>/dev/null || true
-		TDSD_PID=
-	fi
-}
 
 setup() {
 	common_setup
@@ -56,13 +29,15 @@ with_db() {
 	[ -x "$TDSD" ] || skip "tdsd is not built ($TDSD)"
 	command -v sched-query >/dev/null || skip "sched-query is not built"
 	command -v csv-shape >/dev/null || skip "csv-shape is not built"
-	stop_tdsd
-	start_tdsd "$@"
-	export SCHEDFEED_DB_PORT=$TDSD_PORT
+	tdsd_stop_all
+	local dir
+	dir=$(mktemp -d "$BATS_TEST_TMPDIR/tdsd.XXXXXX")
+	tdsd_demo_db "$dir/demo.sqlite"
+	tdsd_start "$dir/demo.sqlite" "$@"
 }
 
 teardown() {
-	stop_tdsd
+	tdsd_stop_all
 }
 
 # No temporary anywhere: the staging directory and IQ_DEST hold no
@@ -256,7 +231,7 @@ iq_daily 2026-11-23 done" ]
 	[ "$(file_mode "$STAGING/2026-11-23/query.csv")" = 600 ]
 	# the profile fixed, the re-run shapes what was staged and delivers,
 	# even with the database gone
-	stop_tdsd
+	tdsd_stop_all
 	run sh "$JOB" 2026-11-23
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -423,7 +398,7 @@ assert_no_demo_process() {
 
 @test "demo.sh: runs the job against tdsd, shows the file, stops tdsd" {
 	with_db
-	stop_tdsd
+	tdsd_stop_all
 	TMPDIR="$W" DEMO_OUT="$W/demo-out" TDSD="$TDSD" \
 	    BUILD="$(build_name)" DEMO_KEEP_DB="$W/kept.sqlite" \
 	    run sh "$FIX/demo.sh"
@@ -443,7 +418,7 @@ assert_no_demo_process() {
 
 @test "demo.sh: a failing step still stops tdsd" {
 	with_db
-	stop_tdsd
+	tdsd_stop_all
 	TMPDIR="$W" DEMO_OUT="$W/demo-out" DEMO_DATE=2026-02-30 \
 	    BUILD="$(build_name)" \
 	    run sh "$FIX/demo.sh"
@@ -456,7 +431,7 @@ assert_no_demo_process() {
 
 @test "demo.sh: interrupted mid-query, it still stops tdsd" {
 	with_db
-	stop_tdsd
+	tdsd_stop_all
 	# A tdsd that sends one row every 300 ms: the query takes seconds.
 	printf '#!/bin/sh\nexec "%s" "$@" --row-delay-ms 300\n' "$TDSD" \
 	    > "$W/slow-tdsd"

@@ -8,6 +8,7 @@
 
 load ../common
 load ../sftp
+load ../tdsd
 
 FIX="$TOP/tests/fixtures"
 JOB="$TOP/pipelines/iq_daily.sh"
@@ -36,35 +37,19 @@ setup() {
 	export IQ_DEST=$URL$REMOTE
 	# the demo database, in a file the tests may change between runs
 	DB=$W/demo.sqlite
-	sqlite3 -bail "$DB" < "$FIX/demo-db.sql"
+	tdsd_demo_db "$DB"
 	db_start
 }
 
 teardown() {
-	db_stop
+	tdsd_stop_all
 	sshd_stop
 }
 
-# db_start: tdsd over $DB; sets the job's database settings
+# db_start: tdsd over $DB, with the job's database settings
 db_start() {
-	"$TDSD" -f "$DB" -p 0 > "$W/tdsd.out" 2> "$W/tdsd.err" 3>&- &
-	DB_PID=$!
-	export SCHEDFEED_DB_SERVER=127.0.0.1 SCHEDFEED_DB_DATABASE=demo \
-	    SCHEDFEED_DB_USER=schedfeed SCHEDFEED_DB_PASSWORD=schedfeed
-	for _ in $(seq 100); do
-		SCHEDFEED_DB_PORT=$(awk '$1 == "port" { print $2; exit }' "$W/tdsd.out")
-		[ -z "$SCHEDFEED_DB_PORT" ] || { export SCHEDFEED_DB_PORT; return 0; }
-		sleep 0.05
-	done
-	cat "$W/tdsd.err" >&2
-	return 1
-}
-
-db_stop() {
-	[ -n "${DB_PID:-}" ] || return 0
-	kill "$DB_PID" 2>/dev/null || true
-	wait "$DB_PID" 2>/dev/null || true
-	DB_PID=
+	tdsd_start "$DB"
+	export SCHEDFEED_DB_DATABASE=demo
 }
 
 # log_of TEXT: TEXT with each line's time stamp cut off
@@ -190,7 +175,7 @@ iq_daily 2026-11-23 done" ]
 	[ "$(file_mode "$STAGING/2026-11-23/$NAME")" = 600 ]
 	# the key checked out of band, in a file of the site's choosing; the
 	# re-run resumes at the delivery, with no database
-	db_stop
+	tdsd_stop_all
 	SFTP_KNOWN_HOSTS=$W/known_hosts run sh "$JOB" 2026-11-23
 	echo "$output"
 	[ "$status" -eq 0 ]
