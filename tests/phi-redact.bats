@@ -578,3 +578,12 @@ for i in range(1, 30001):
 1,$big
 2,y" ]
 }
+
+@test "a bad cell before malformed CSV: only the cell's message, every time" {
+	printf 'mrn,zip\n1,abc\n2,"x\n' >"$W/in.csv"
+	for _ in 1 2 3 4 5; do
+		run --separate-stderr phi-redact --hash mrn --zip3 zip "$W/in.csv"
+		[ "$status" -eq 65 ]
+		[ "$stderr" = "phi-redact: $W/in.csv: row 1, column zip: not a ZIP code (--on-error mask would mask it)" ]
+	done
+}

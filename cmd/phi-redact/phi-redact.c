@@ -434,6 +434,19 @@ redact_row(struct csv_row *row, void *ctx)
 	return 0;
 }
 
+/*
+ * Before csv_read reports a later line, the rows already handed over are
+ * dealt with, so a row's own message comes first, as it would on one
+ * thread.
+ */
+static int
+before_message(void *ctx)
+{
+	struct redactor *r = ctx;
+
+	return r->relay != NULL ? relay_drain(r->relay) : 0;
+}
+
 /* The parser's callback: the header here, the rows to the other thread. */
 static int
 on_row(struct csv_row *row, void *ctx)
@@ -526,7 +539,10 @@ main(int argc, char *argv[])
 {
 	static struct policy policy;
 	struct redactor r = { 0 };
-	struct csv_read_opts read_opts = { .has_header = 1 };
+	struct csv_read_opts read_opts = {
+		.has_header = 1,
+		.before_message = before_message,
+	};
 	const char **policy_files = xcalloc((size_t)argc, sizeof *policy_files);
 	size_t policy_file_count = 0;
 	FILE *in = stdin;
