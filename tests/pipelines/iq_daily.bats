@@ -5,6 +5,7 @@
 # the generator's comment table says why each appointment is in or out.
 
 load ../common
+load job
 load ../tdsd
 
 FIX="$TOP/tests/fixtures"
@@ -50,20 +51,6 @@ assert_no_temporaries() {
 # After a run that delivered: nothing staged at all.
 assert_nothing_staged() {
 	[ -z "$(ls -A "$STAGING")" ]
-}
-
-# log_of TEXT: TEXT with each line's time stamp cut off
-log_of() {
-	printf '%s\n' "$1" | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4} //'
-}
-
-# ledger_rows: the ledger without comments and the time column
-ledger_rows() {
-	grep -v '^#' "$LEDGER" | cut -f2-
-}
-
-sha() {
-	sha256sum < "$1" | cut -d' ' -f1
 }
 
 # run_feed RUN_DATE: runs the job; the feed must be the hand-worked file,

@@ -7,6 +7,7 @@
 # under tests/fixtures/iq_daily/.
 
 load ../common
+load job
 load ../sftp
 load ../tdsd
 
@@ -50,21 +51,6 @@ teardown() {
 db_start() {
 	tdsd_start "$DB"
 	export SCHEDFEED_DB_DATABASE=demo
-}
-
-# log_of TEXT: TEXT with each line's time stamp cut off
-log_of() {
-	printf '%s\n' "$1" |
-	    sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4} //'
-}
-
-# ledger_rows: date, key, sha256, target, kind of each delivery
-ledger_rows() {
-	grep -v '^#' "$LEDGER" | cut -f2-
-}
-
-sha() {
-	sha256sum < "$1" | cut -d' ' -f1
 }
 
 # remote_files: what the remote directory holds, hidden files too

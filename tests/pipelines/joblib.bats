@@ -5,10 +5,12 @@
 # archive-mv; the only stand-in is smtp-send in the alert tests (see there).
 
 load ../common
+load job
 
 setup() {
 	common_setup
 	STATE=$SCHEDFEED_STATE_DIR/demo
+	LEDGER=$STATE/ledger
 	SHARE=$W/share
 	mkdir -p "$SHARE"
 	# The source "database": a CSV with a patient name that must never
@@ -51,22 +53,6 @@ teardown() {
 	touch "$W/release"
 }
 
-# log_of TEXT: TEXT with each line's time stamp cut off, after checking it
-log_of() {
-	printf '%s\n' "$1" | while IFS= read -r line; do
-		case $line in
-		[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9][+-][0-9][0-9][0-9][0-9]' '*)
-			printf '%s\n' "${line#* }" ;;
-		*) printf '%s\n' "$line" ;;
-		esac
-	done
-}
-
-# ledger_rows: the ledger without the time column
-ledger_rows() {
-	grep -v '^#' "$STATE/ledger" | cut -f2-
-}
-
 # wait_for FILE: until it exists, 10 s at most
 wait_for() {
 	local tries=200
@@ -75,10 +61,6 @@ wait_for() {
 		[ "$tries" -gt 0 ] || return 1
 		sleep 0.05
 	done
-}
-
-sha() {
-	sha256sum < "$1" | cut -d' ' -f1
 }
 
 @test "a run: one log line per step, the state private, the file delivered, archived, in the ledger" {
