@@ -1,6 +1,8 @@
 /* csvio.c: strict streaming CSV reader on libcsv, minimal-quoting writer */
 #include <csv.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,12 @@ on_row(int terminator, void *data)
 	if (!r->opts->no_utf8_check) {
 		size_t bad = bad_utf8_field(&r->row);
 
+		if (bad != r->count && r->row.chunk != NULL) {
+			csv_row_warn(&r->row, 0, ", column %zu: invalid UTF-8",
+			    bad + 1);
+			r->status = EX_DATAERR;
+			return;
+		}
 		if (bad != r->count) {
 			if ((r->status = settle(r)) == 0) {
 				say_bad_utf8(&r->row, r->name,
@@ -262,6 +270,513 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 	free(r.len);
 	free(r.field);
 	return r.status;
+}
+
+/*
+ * csv_read_chunks. A chunk is about CHUNK_BYTES of input ending at a record
+ * end; a record longer than CHUNK_MAX makes the rest of the input one
+ * thread's stream. Each worker has two chunks in flight, and one more is
+ * being filled.
+ */
+#define CHUNK_BYTES (256 * 1024)
+#define CHUNK_MAX (8 * 1024 * 1024)
+#define SLOTS_PER_WORKER 2
+
+enum msg_kind { MSG_ROW, MSG_LINE };
+
+struct chunk_msg {
+	enum msg_kind kind;
+	int counted;
+	long long n;		/* record or line, from the chunk's start */
+	char *text;
+};
+
+struct csv_chunk {
+	char *in;
+	size_t len, cap;
+	int last;		/* the input ends here: finish the parser */
+	int stream;		/* may end inside a record; the next chunk
+				 * goes on with the same parser */
+	int busy;		/* handed out, not yet said */
+	int done;		/* parsed and run */
+	void *ctx;
+	char *out;		/* what its rows wrote; kept for the next */
+	size_t out_len, out_cap;
+	struct chunk_msg *msg;
+	size_t msg_count, msg_cap;
+	unsigned long records, lines;
+	int status;
+};
+
+struct chunks;
+
+struct chunk_worker {
+	struct chunks *p;
+	pthread_t thread;
+	struct csv_parser parser;
+	struct reader r;
+	void *ctx;
+	FILE *fp;		/* writes into the chunk being run */
+	struct csv_chunk *target;
+};
+
+struct chunks {
+	const struct csv_chunks_opts *opts;
+	const struct csv_chunk_ops *ops;
+	const char *name;
+	FILE *out;
+	void *ctx;
+	struct csv_chunk *slot;
+	size_t slot_count;
+	struct chunk_worker main, *worker;
+	unsigned worker_count;
+	int started;		/* the workers run */
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	struct csv_chunk **queue;
+	unsigned long queued, taken;
+	int quit;
+	unsigned long records, lines, counted;	/* said so far */
+};
+
+/* The worker's stream: appends to the output of the chunk it runs. */
+static ssize_t
+chunk_write(void *cookie, const char *buf, size_t len)
+{
+	struct csv_chunk *c = ((struct chunk_worker *)cookie)->target;
+
+	if (c->out_cap - c->out_len < len) {
+		while (c->out_cap - c->out_len < len)
+			c->out_cap = c->out_cap ? 2 * c->out_cap : 64 * 1024;
+		c->out = xrealloc(c->out, c->out_cap);
+	}
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	return (ssize_t)len;
+}
+
+static void
+chunk_worker_init(struct chunks *p, struct chunk_worker *w, void *ctx)
+{
+	static const cookie_io_functions_t io = { .write = chunk_write };
+
+	if ((w->fp = fopencookie(w, "w", io)) == NULL)
+		die(EX_OSERR, "fopencookie:");
+	setvbuf(w->fp, NULL, _IOFBF, 64 * 1024);
+	w->p = p;
+	w->ctx = ctx;
+	if (csv_init(&w->parser, CSV_STRICT | CSV_STRICT_FINI) != 0)
+		die(EX_OSERR, "cannot initialise the CSV parser");
+	csv_set_space_func(&w->parser, space_is_data);
+	if (p->opts->read.delim != 0)
+		csv_set_delim(&w->parser, p->opts->read.delim);
+	w->r.opts = &p->opts->read;
+	w->r.name = p->name;
+	w->r.fn = p->ops->row;
+}
+
+static void
+chunk_worker_free(struct chunk_worker *w)
+{
+	fclose(w->fp);
+	csv_free(&w->parser);
+	free(w->r.buf);
+	free(w->r.offset);
+	free(w->r.len);
+	free(w->r.field);
+}
+
+static void
+chunk_say(struct csv_chunk *c, enum msg_kind kind, int counted, long long n,
+    const char *fmt, va_list ap)
+{
+	struct chunk_msg *m;
+
+	if (c->msg_count == c->msg_cap) {
+		c->msg_cap = c->msg_cap ? c->msg_cap * 2 : 16;
+		c->msg = xreallocarray(c->msg, c->msg_cap, sizeof *c->msg);
+	}
+	m = &c->msg[c->msg_count++];
+	m->kind = kind;
+	m->counted = counted;
+	m->n = n;
+	if (vasprintf(&m->text, fmt, ap) < 0)
+		die(EX_OSERR, "out of memory");
+}
+
+static void
+chunk_say_line(struct csv_chunk *c, long long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	chunk_say(c, MSG_LINE, 0, line, fmt, ap);
+	va_end(ap);
+}
+
+void
+csv_row_warn(const struct csv_row *row, int counted, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (row->chunk != NULL)
+		chunk_say(row->chunk, MSG_ROW, counted, (long long)row->record,
+		    fmt, ap);
+	else {
+		char *text;
+
+		if (vasprintf(&text, fmt, ap) < 0)
+			die(EX_OSERR, "out of memory");
+		warn("row %lu%s", row->row, text);
+		free(text);
+	}
+	va_end(ap);
+}
+
+/* Parses one chunk and runs its rows, output into memory. */
+static void
+chunk_run(struct chunk_worker *w, struct csv_chunk *c)
+{
+	struct reader *r = &w->r;
+	size_t used;
+
+	w->target = c;
+	c->out_len = 0;
+	w->p->ops->output(c->ctx, w->fp);
+	r->ctx = c->ctx;
+	r->row.chunk = c;
+	r->row.record = 0;
+	r->status = 0;
+	used = csv_parse(&w->parser, c->in, c->len, on_field, on_row, r);
+	c->lines = count_lines(c->in, c->len);
+	if (r->status == 0 && used != c->len) {
+		chunk_say_line(c, (long long)count_lines(c->in, used) + 1,
+		    ": malformed CSV (%s)", csv_strerror(csv_error(&w->parser)));
+		r->status = EX_DATAERR;
+	} else if (r->status == 0 && c->last) {
+		/* The open field holds every line since its quote opened. */
+		unsigned long open_lines = w->parser.entry_pos == 0 ? 0 :
+		    count_lines((const char *)w->parser.entry_buf,
+		    w->parser.entry_pos);
+
+		if (csv_fini(&w->parser, on_field, on_row, r) != 0 &&
+		    r->status == 0) {
+			chunk_say_line(c, (long long)c->lines + 1 -
+			    (long long)open_lines, ": malformed CSV "
+			    "(unterminated quoted field)");
+			r->status = EX_DATAERR;
+		}
+	} else if (r->status == 0 && !c->stream && w->parser.pstate != 0) {
+		/* Not a record end after all: only malformed CSV can do that. */
+		chunk_say_line(c, (long long)c->lines + 1,
+		    ": malformed CSV (a quote out of place)");
+		r->status = EX_DATAERR;
+	}
+	c->records = r->row.record;
+	c->status = r->status;
+	fflush_unlocked(w->fp);
+	if (!c->stream) {
+		r->count = 0;
+		r->buf_used = 0;
+	}
+}
+
+/* Writes a run chunk's output and says its messages; its status. */
+static int
+chunk_emit(struct chunks *p, struct csv_chunk *c)
+{
+	int has_header = p->opts->read.has_header;
+	unsigned long max = p->opts->max_counted;
+
+	if (c->out_len > 0)
+		fwrite_unlocked(c->out, 1, c->out_len, p->out);
+	c->out_len = 0;
+	for (size_t i = 0; i < c->msg_count; i++) {
+		struct chunk_msg *m = &c->msg[i];
+		long long at = m->n;
+
+		if (m->counted)
+			p->counted++;
+		if (!m->counted || max == 0 || p->counted <= max) {
+			if (m->kind == MSG_LINE)
+				warn("%s: line %lld%s", p->name,
+				    (long long)p->lines + at, m->text);
+			else if (has_header && p->records + at == 1)
+				warn("%s: header%s", p->name, m->text);
+			else
+				warn("%s: row %lld%s", p->name,
+				    (long long)p->records + at - has_header,
+				    m->text);
+		}
+		free(m->text);
+	}
+	c->msg_count = 0;
+	p->records += c->records;
+	p->lines += c->lines;
+	c->busy = c->done = 0;
+	return c->status;
+}
+
+static void *
+chunk_worker_main(void *arg)
+{
+	struct chunk_worker *w = arg;
+	struct chunks *p = w->p;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct csv_chunk *c;
+
+		while (!p->quit && p->taken == p->queued)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->taken == p->queued)
+			break;
+		c = p->queue[p->taken++ % p->slot_count];
+		pthread_mutex_unlock(&p->lock);
+		c->ctx = w->ctx;
+		chunk_run(w, c);
+		pthread_mutex_lock(&p->lock);
+		c->done = 1;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Waits for a handed-out chunk, then says it; its status. */
+static int
+chunk_settle(struct chunks *p, struct csv_chunk *c)
+{
+	pthread_mutex_lock(&p->lock);
+	while (!c->done)
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	return chunk_emit(p, c);
+}
+
+static void
+chunks_start(struct chunks *p)
+{
+	p->worker = xcalloc(p->worker_count, sizeof *p->worker);
+	for (unsigned i = 0; i < p->worker_count; i++) {
+		chunk_worker_init(p, &p->worker[i], p->ops->fork(p->ctx));
+		if ((errno = pthread_create(&p->worker[i].thread, NULL,
+		    chunk_worker_main, &p->worker[i])) != 0)
+			die(EX_OSERR, "pthread_create:");
+	}
+	p->started = 1;
+}
+
+static void
+chunks_stop(struct chunks *p)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->worker_count; i++) {
+		pthread_join(p->worker[i].thread, NULL);
+		p->ops->unfork(p->worker[i].ctx);
+		chunk_worker_free(&p->worker[i]);
+	}
+	free(p->worker);
+}
+
+/* How many bytes of s are quotes: eight at a time, exactly. */
+static size_t
+count_quotes(const char *s, size_t len)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t low7 = UINT64_C(0x7F7F7F7F7F7F7F7F);
+	size_t n = 0, i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t word, t;
+
+		memcpy(&word, s + i, sizeof word);
+		t = word ^ (ones * '"');
+		/* the high bit of each byte that was a quote, alone */
+		t = ~(((t & low7) + low7) | t) & ~low7;
+		n += (size_t)(((t >> 7) * ones) >> 56);
+	}
+	for (; i < len; i++)
+		n += s[i] == '"';
+	return n;
+}
+
+/*
+ * Where the last whole record in buf ends: just after a newline that has
+ * an even number of quotes before it in buf, which starts at a record's
+ * start. 0 when there is none.
+ */
+static size_t
+record_end(const char *buf, size_t len)
+{
+	size_t quotes = count_quotes(buf, len);
+	const char *end = buf + len, *nl;
+
+	while ((nl = memrchr(buf, '\n', (size_t)(end - buf))) != NULL) {
+		quotes -= count_quotes(nl, (size_t)(end - nl));
+		if (quotes % 2 == 0)
+			return (size_t)(nl - buf) + 1;
+		end = nl;
+	}
+	return 0;
+}
+
+/* Reads into c until it holds want bytes or the input ends. */
+static void
+chunk_fill(struct csv_chunk *c, FILE *in, size_t want)
+{
+	if (c->cap < want) {
+		c->cap = want;
+		c->in = xrealloc(c->in, c->cap);
+	}
+	while (c->len < want) {
+		size_t got = fread(c->in + c->len, 1, want - c->len, in);
+
+		if (got == 0)
+			break;
+		c->len += got;
+	}
+}
+
+int
+csv_read_chunks(FILE *in, const char *name, FILE *out,
+    const struct csv_chunks_opts *opts, const struct csv_chunk_ops *ops,
+    void *ctx, unsigned long *counted)
+{
+	struct chunks p = { .opts = opts, .ops = ops, .name = name,
+	    .out = out, .ctx = ctx };
+	const char *carry = NULL;
+	size_t carry_len = 0;
+	int status = 0, first = 1, stream = 0, read_errno = 0;
+	unsigned long seq;
+
+	p.worker_count = opts->workers > 0 ? opts->workers : 1;
+	p.slot_count = SLOTS_PER_WORKER * p.worker_count + 1;
+	p.slot = xcalloc(p.slot_count, sizeof *p.slot);
+	p.queue = xcalloc(p.slot_count, sizeof *p.queue);
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.work, NULL);
+	pthread_cond_init(&p.done, NULL);
+	chunk_worker_init(&p, &p.main, ctx);
+
+	for (seq = 0; status == 0; seq++) {
+		struct csv_chunk *c = &p.slot[seq % p.slot_count];
+		size_t end, want = CHUNK_BYTES;
+
+		if (c->busy && (status = chunk_settle(&p, c)) != 0)
+			break;
+		if (carry_len >= want)
+			want = 2 * carry_len;
+		if (c->cap < want) {
+			c->cap = want;
+			c->in = xrealloc(c->in, c->cap);
+		}
+		if (carry_len > 0)
+			memcpy(c->in, carry, carry_len);
+		c->len = carry_len;
+		c->last = 0;
+		for (;;) {
+			chunk_fill(c, in, want);
+			if (first) {
+				first = 0;
+				if (c->len >= 3 &&
+				    memcmp(c->in, "\xEF\xBB\xBF", 3) == 0) {
+					memmove(c->in, c->in + 3, c->len - 3);
+					c->len -= 3;
+					continue;
+				}
+			}
+			if (c->len < want) {
+				if (ferror(in))
+					read_errno = errno;
+				c->last = 1;
+				end = c->len;
+				break;
+			}
+			if (!stream && (end = record_end(c->in, c->len)) > 0)
+				break;
+			if (stream || c->len >= CHUNK_MAX) {
+				stream = 1;
+				end = c->len;
+				break;
+			}
+			want *= 2;
+		}
+		if (read_errno != 0)
+			break;
+		carry = c->in + end;
+		carry_len = c->len - end;
+		c->len = end;
+		c->stream = stream;
+		if (!stream && !p.started && ops->ready(ctx))
+			chunks_start(&p);
+		if (p.started && !stream) {
+			pthread_mutex_lock(&p.lock);
+			c->busy = 1;
+			c->done = 0;
+			p.queue[p.queued++ % p.slot_count] = c;
+			pthread_cond_signal(&p.work);
+			pthread_mutex_unlock(&p.lock);
+		} else {
+			/* One thread from here: what is in flight goes first. */
+			for (unsigned long k = 1; k < p.slot_count; k++) {
+				struct csv_chunk *b = &p.slot[(seq + k) %
+				    p.slot_count];
+
+				if (b->busy && status == 0)
+					status = chunk_settle(&p, b);
+			}
+			if (status != 0)
+				break;
+			c->ctx = p.started ? p.worker[0].ctx : ctx;
+			chunk_run(&p.main, c);
+			status = chunk_emit(&p, c);
+		}
+		if (c->last)
+			break;
+	}
+	/* What is still in flight, in order; after a stop, said by no one. */
+	for (unsigned long k = 1; k <= p.slot_count; k++) {
+		struct csv_chunk *c = &p.slot[(seq + k) % p.slot_count];
+
+		if (!c->busy)
+			continue;
+		if (status == 0)
+			status = chunk_settle(&p, c);
+		else {
+			pthread_mutex_lock(&p.lock);
+			while (!c->done)
+				pthread_cond_wait(&p.done, &p.lock);
+			pthread_mutex_unlock(&p.lock);
+			for (size_t i = 0; i < c->msg_count; i++)
+				free(c->msg[i].text);
+		}
+	}
+	if (status == 0 && read_errno != 0) {
+		errno = read_errno;
+		warn("%s: read error:", name);
+		status = EX_IOERR;
+	}
+	chunks_stop(&p);
+	chunk_worker_free(&p.main);
+	for (size_t i = 0; i < p.slot_count; i++) {
+		free(p.slot[i].in);
+		free(p.slot[i].out);
+		free(p.slot[i].msg);
+	}
+	free(p.slot);
+	free(p.queue);
+	pthread_mutex_destroy(&p.lock);
+	pthread_cond_destroy(&p.work);
+	pthread_cond_destroy(&p.done);
+	*counted = p.counted;
+	return status;
 }
 
 void

@@ -13,6 +13,9 @@ struct csv_row {
 	size_t *len;		/* byte length of each field */
 	unsigned long record;	/* 1-based record number, header included */
 	unsigned long row;	/* data row number: record - 1 with a header */
+	struct csv_chunk *chunk;	/* from csv_read_chunks: the piece of
+					 * input the row is in; record and row
+					 * then count from its start */
 };
 
 /* Return 0 to go on, or a non-zero exit status to stop reading. */
@@ -49,6 +52,54 @@ int csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
  */
 int csv_row_utf8_ok(const struct csv_row *row, const char *name,
     int has_header);
+
+/*
+ * csv_read_chunks: the same strict reading, on several threads. The input
+ * is cut into chunks at record ends (a newline after an even number of
+ * quotes: strict CSV has a quote only at a field's edges or doubled inside
+ * one), each chunk is parsed by its own libcsv parser on one of the
+ * workers, and its output and messages are put back in input order.
+ * Memory stays flat: a few chunks are in flight at a time.
+ *
+ * Chunks run one at a time, on the calling thread and with ctx, until
+ * ready(ctx) says rows may be spread (for csv-shape, once the header is
+ * planned); then fork(ctx) makes a context for each worker, and rows run
+ * with those. A record longer than a few megabytes turns the rest of the
+ * input back into one thread's work, with the first worker's context.
+ */
+struct csv_chunk;
+
+struct csv_chunk_ops {
+	csv_row_fn row;
+	void (*output)(void *ctx, FILE *fp);	/* where rows write next */
+	int (*ready)(void *ctx);
+	void *(*fork)(void *ctx);
+	void (*unfork)(void *worker_ctx);
+};
+
+struct csv_chunks_opts {
+	struct csv_read_opts read;	/* before_message is not used */
+	unsigned workers;	/* 1 keeps every row on one context, in
+				 * order (a running count); 0 is 1 */
+	unsigned long max_counted;	/* counted messages said; 0: all */
+};
+
+/*
+ * Returns as csv_read does. Each chunk's output goes to out in order;
+ * *counted is set to the number of counted messages (see csv_row_warn).
+ */
+int csv_read_chunks(FILE *in, const char *name, FILE *out,
+    const struct csv_chunks_opts *opts, const struct csv_chunk_ops *ops,
+    void *ctx, unsigned long *counted);
+
+/*
+ * For a row from csv_read_chunks: a message said in input order as
+ * "NAME: row N" (or "NAME: header") followed by fmt. A counted message is
+ * an error that does not stop the input: only the first max_counted are
+ * said, all are counted.
+ */
+void csv_row_warn(const struct csv_row *row, int counted, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 struct csv_writer {
 	FILE *fp;

@@ -71,7 +71,7 @@ batch_free(struct batch *b)
 static int
 batch_run(struct relay *relay, struct batch *b)
 {
-	struct csv_row row;
+	struct csv_row row = { .chunk = NULL };
 	int status;
 
 	for (size_t r = 0; r < b->row_used; r++) {

@@ -663,6 +663,102 @@ csv-shape: stdin: row 3, column name: empty\n'
 	expect_err 'csv-shape: stdin: no header row\n'
 }
 
+# ---- large inputs: chunks parsed on several threads (lib/csvio) ----
+
+# big ARGS...: tests/fixtures/csv-shape/bigcsv.py gen $W/big.csv ARGS...;
+# what it prints (KIND ROW LINE for each --bad) is in $W/marks
+big() {
+	"$PY" "$F/bigcsv.py" gen "$W/big.csv" "$@" >"$W/marks"
+}
+
+# mark KIND: "ROW LINE" of the first --bad of that kind
+mark() {
+	awk -v k="$1" '$1 == k { print $2, $3; exit }' "$W/marks"
+}
+
+# reference [--upto N]: what Python's csv module makes of columns c,a,b
+reference() {
+	"$PY" "$F/bigcsv.py" cut "$W/big.csv" "$W/expect" c a b "$@"
+}
+
+# stops_at ROW MESSAGE: csv-shape -c c,a,b on stdin stops with 65 and
+# MESSAGE alone, having written every row before ROW and nothing more
+stops_at() {
+	reference --upto $(($1 - 1))
+	status=0
+	csv-shape -c c,a,b <"$W/big.csv" >"$W/out" 2>"$W/err" || status=$?
+	[ "$status" -eq 65 ]
+	[ "$(cat "$W/err")" = "csv-shape: stdin: $2" ]
+	cmp "$W/expect" "$W/out"
+}
+
+@test "chunks: 3 MB with quoted newlines across chunk ends, as Python's csv reads it" {
+	big 30000
+	[ "$(wc -c <"$W/big.csv")" -gt 3000000 ]
+	grep -q 'second, ""two""' "$W/big.csv"	# quoted LF and CRLF inside
+	reference
+	csv-shape -c c,a,b "$W/big.csv" >"$W/out"
+	cmp "$W/expect" "$W/out"
+	# the same from a pipe, and numbered: one running count across chunks
+	csv-shape -c n,c --row-number n <"$W/big.csv" >"$W/out"
+	[ "$(head -n 1 "$W/out")" = n,c ]
+	cmp <(seq 1 30000) <(tail -n +2 "$W/out" | cut -d, -f1)
+	cmp <(seq 7 7 210000) <(tail -n +2 "$W/out" | cut -d, -f2)
+}
+
+@test "chunks: errors deep in the input name their row, in order; counted ones all" {
+	big 30000 --bad date@7 --bad date@25000 --bad fields@28000
+	[ "$(mark date)" = "7 8" ]
+	d2=$(awk '$1 == "date" { r = $2 } END { print r }' "$W/marks")
+	read -r f1 _ <<<"$(mark fields)"
+	reference --upto $((f1 - 1))
+	status=0
+	csv-shape -c c,a,b --date when=%d/%m/%Y --max-errors 0 "$W/big.csv" \
+	    >"$W/out" 2>"$W/err" || status=$?
+	[ "$status" -eq 65 ]
+	printf '%s\n' \
+	    "csv-shape: $W/big.csv: row 7, column when: not an ISO 8601 date" \
+	    "csv-shape: $W/big.csv: row $d2, column when: not an ISO 8601 date" \
+	    "csv-shape: $W/big.csv: row $f1: 5 fields, the header has 6" |
+	    diff -u - "$W/err"
+	# every row before the short one, and nothing after it
+	cmp "$W/expect" "$W/out"
+	# --max-errors counts across chunks
+	status=0
+	csv-shape -c c --date when=%d/%m/%Y --max-errors 1 "$W/big.csv" \
+	    >/dev/null 2>"$W/err" || status=$?
+	[ "$status" -eq 65 ]
+	printf '%s\n' \
+	    "csv-shape: $W/big.csv: row 7, column when: not an ISO 8601 date" \
+	    "csv-shape: $W/big.csv: row $f1: 5 fields, the header has 6" \
+	    "csv-shape: $W/big.csv: 1 more errors not shown" |
+	    diff -u - "$W/err"
+}
+
+@test "chunks: bad UTF-8 and a stray quote deep in the input: row, line, output up to there" {
+	big 30000 --bad utf8@21000
+	read -r row _ <<<"$(mark utf8)"
+	stops_at "$row" "row $row, column 2: invalid UTF-8"
+
+	big 30000 --bad quote@17000
+	read -r row line <<<"$(mark quote)"
+	[ "$line" -gt "$row" ]	# quoted newlines before it
+	stops_at "$row" "line $line: malformed CSV (error parsing data while strict checking enabled)"
+}
+
+@test "chunks: a 9 MB field, then the rest on one thread; CR-only line ends too" {
+	big 20000 --huge 5000 --bad utf8@15000
+	read -r row _ <<<"$(mark utf8)"
+	stops_at "$row" "row $row, column 2: invalid UTF-8"
+	[ "$(grep -c '^huge ' "$W/out")" -gt 300000 ]
+
+	big 30000 --cr
+	[ "$(tr -cd '\n' <"$W/big.csv" | wc -c)" -eq 0 ]
+	reference
+	csv-shape -c c,a,b <"$W/big.csv" >"$W/out"
+	cmp "$W/expect" "$W/out"
+}
+
 @test "memory stays flat on a large input" {
 	if ldd "$(command -v csv-shape)" | grep -q libasan; then
 		skip "resident size means nothing under AddressSanitizer"

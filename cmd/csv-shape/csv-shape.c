@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atomic.h"
 #include "csvio.h"
 #include "err.h"
 #include "mem.h"
-#include "relay.h"
 #include "schema.h"
 #include "wordfile.h"
 
@@ -560,17 +560,16 @@ plan(struct shape *s, char **field, size_t count)
 	return 0;
 }
 
+/* A bad value: counted, said in input order (the first --max-errors). */
 static void
-report(struct shape *s, unsigned long row, size_t column, const char *why)
+report(struct shape *s, const struct csv_row *row, size_t column,
+    const char *why)
 {
-	s->errors++;
-	if (s->max_errors == 0 || s->errors <= s->max_errors)
-		warn("%s: row %lu, column %s: %s", s->input_name, row,
-		    s->column[column], why);
+	csv_row_warn(row, 1, ", column %s: %s", s->column[column], why);
 }
 
 static void
-reformat_date(struct shape *s, struct date_opt *d, unsigned long row)
+reformat_date(struct shape *s, struct date_opt *d, const struct csv_row *row)
 {
 	const char *value = s->value[d->index];
 	struct tm tm;
@@ -592,7 +591,10 @@ reformat_date(struct shape *s, struct date_opt *d, unsigned long row)
 	s->value[d->index] = d->buf;
 }
 
-/* Runs on the relay's thread: every record, the header too, in order. */
+/*
+ * Every record, the header too; in input order within a chunk, on the
+ * chunk's worker, with that worker's copy of the shape.
+ */
 static int
 shape_row(struct csv_row *row, void *ctx)
 {
@@ -600,9 +602,6 @@ shape_row(struct csv_row *row, void *ctx)
 	size_t count = row->count, i;
 	int status;
 
-	/* csv_read's own check, made here to spare the parsing thread. */
-	if (!csv_row_utf8_ok(row, s->input_name, !s->no_header))
-		return EX_DATAERR;
 	if (s->trim)
 		for (i = 0; i < count; i++)
 			trim(&row->field[i], &row->len[i]);
@@ -629,8 +628,8 @@ shape_row(struct csv_row *row, void *ctx)
 		} else if (count > s->in_count && s->truncate) {
 			count = s->in_count;
 		} else {
-			warn("%s: row %lu: %zu fields, the header has %zu",
-			    s->input_name, row->row, count, s->in_count);
+			csv_row_warn(row, 0, ": %zu fields, the header has %zu",
+			    count, s->in_count);
 			return EX_DATAERR;
 		}
 	}
@@ -659,10 +658,10 @@ shape_row(struct csv_row *row, void *ctx)
 
 		if (r->present && (why = rule_check(r, s->value[r->index],
 		    s->value_len[r->index])) != NULL)
-			report(s, row->row, r->index, why);
+			report(s, row, r->index, why);
 	}
 	for (i = 0; i < s->date_count; i++)
-		reformat_date(s, &s->date[i], row->row);
+		reformat_date(s, &s->date[i], row);
 	for (i = 0; i < s->out_count; i++)
 		put_cell(s, s->value[s->out_index[i]],
 		    s->value_len[s->out_index[i]]);
@@ -670,22 +669,62 @@ shape_row(struct csv_row *row, void *ctx)
 	return 0;
 }
 
-/*
- * The parser's side, on the main thread: it only parses and hands the
- * records over, so that parsing, the slowest part, has a core to itself.
- * Its context is the relay alone, not the shape, which the other thread
- * writes to.
- */
-static int
-hand_row(struct csv_row *row, void *relay)
+/* csv_read_chunks' hooks: where rows write, and a copy per worker. */
+static void
+shape_output(void *ctx, FILE *fp)
 {
-	return relay_push(relay, row);
+	struct shape *s = ctx;
+
+	s->w.fp = fp;
+	s->w.fields_in_row = 0;
 }
 
 static int
-drain_rows(void *relay)
+shape_ready(void *ctx)
 {
-	return relay_drain(relay);
+	return ((struct shape *)ctx)->planned;
+}
+
+/* The plan is shared and read only; the row's working space is not. */
+static void *
+shape_fork(void *ctx)
+{
+	struct shape *s = ctx, *t = xmalloc(sizeof *t);
+
+	*t = *s;
+	t->value = xcalloc(s->ext_count, sizeof *t->value);
+	t->value_len = xcalloc(s->ext_count, sizeof *t->value_len);
+	t->date = xreallocarray(NULL, s->date_count + 1, sizeof *t->date);
+	if (s->date_count > 0)
+		memcpy(t->date, s->date, s->date_count * sizeof *t->date);
+	t->scratch = NULL;
+	t->scratch_cap = 0;
+	return t;
+}
+
+static void
+shape_unfork(void *ctx)
+{
+	struct shape *t = ctx;
+
+	free(t->value);
+	free(t->value_len);
+	free(t->date);
+	free(t->scratch);
+	free(t);
+}
+
+/* Workers: one per core, at most four; one when rows are numbered, since
+ * the count runs through every row. */
+static unsigned
+shape_workers(const struct shape *s)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (size_t i = 0; i < s->added_count; i++)
+		if (s->added[i].value == NULL)
+			return 1;
+	return cores < 1 ? 1 : cores > 4 ? 4 : (unsigned)cores;
 }
 
 static void
@@ -722,12 +761,18 @@ free_shape(struct shape *s)
 int
 main(int argc, char *argv[])
 {
+	static const struct csv_chunk_ops ops = {
+		.row = shape_row,
+		.output = shape_output,
+		.ready = shape_ready,
+		.fork = shape_fork,
+		.unfork = shape_unfork
+	};
 	struct shape s = { .max_errors = DEFAULT_MAX_ERRORS };
-	struct csv_read_opts read_opts = { 0 };
+	struct csv_chunks_opts read_opts = { 0 };
 	struct atomic_file af;
-	struct relay *relay;
-	FILE *in = stdin;
-	int opt, status, relay_status;
+	FILE *in = stdin, *out;
+	int opt, status;
 
 	setprogname(argv[0]);
 	while ((opt = getopt_long(argc, argv, optstring, long_options,
@@ -763,27 +808,27 @@ main(int argc, char *argv[])
 	if (s.write_path != NULL) {
 		if (atomic_open(&af, s.write_path, 0600) != 0)
 			die(EX_CANTCREAT, "%s:", s.write_path);
-		csv_writer_init(&s.w, af.fp);
+		out = af.fp;
 	} else {
 		setvbuf(stdout, NULL, _IOFBF, 64 * 1024);
-		csv_writer_init(&s.w, stdout);
+		out = stdout;
 	}
+	csv_writer_init(&s.w, out);
 	if (s.out_delim != 0)
 		csv_writer_set_delim(&s.w, s.out_delim);
 	s.w.quote_all = s.quote_all;
 	s.w.crlf = s.crlf;
 
-	read_opts.delim = s.in_delim;
-	read_opts.has_header = !s.no_header;
-	read_opts.no_utf8_check = 1;
-	read_opts.before_message = drain_rows;
-	relay = relay_start(shape_row, &s);
-	status = csv_read(in, s.input_name, &read_opts, hand_row, relay);
+	read_opts.read.delim = s.in_delim;
+	read_opts.read.has_header = !s.no_header;
+	read_opts.workers = shape_workers(&s);
+	read_opts.max_counted = s.max_errors;
+	status = csv_read_chunks(in, s.input_name, out, &read_opts, &ops, &s,
+	    &s.errors);
 	if (in != stdin)
 		fclose(in);
-	/* A row the thread stopped at comes before anything the parser saw. */
-	if ((relay_status = relay_finish(relay)) != 0)
-		status = relay_status;
+	/* A plan made at the end (--names, no rows) writes the header here. */
+	s.w.fp = out;
 
 	if (status == 0 && !s.planned) {
 		if (!s.no_header) {
