@@ -82,9 +82,18 @@ text_utf8_ok(const unsigned char *s, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		uint64_t word;
+		uint64_t word, w[4];
 		size_t need;
 
+		if (i + 32 <= len) {
+			/* rows are mostly ASCII: 32 bytes a step */
+			memcpy(w, s + i, sizeof w);
+			if (((w[0] | w[1] | w[2] | w[3]) &
+			    UINT64_C(0x8080808080808080)) == 0) {
+				i += 32;
+				continue;
+			}
+		}
 		if (i + 8 <= len) {
 			memcpy(&word, s + i, sizeof word);
 			if ((word & UINT64_C(0x8080808080808080)) == 0) {
@@ -94,6 +103,12 @@ text_utf8_ok(const unsigned char *s, size_t len)
 		}
 		if (s[i] < 0x80) {
 			i++;
+			continue;
+		}
+		/* two bytes, the usual accented letter: judged here */
+		if (s[i] >= 0xC2 && s[i] <= 0xDF && i + 1 < len &&
+		    (s[i + 1] & 0xC0) == 0x80) {
+			i += 2;
 			continue;
 		}
 		need = s[i] >= 0xF0 ? 4 : s[i] >= 0xE0 ? 3 : 2;
@@ -585,22 +600,33 @@ chunks_stop(struct chunks *p)
 	free(p->worker);
 }
 
-/* How many bytes of s are quotes: eight at a time, exactly. */
+/*
+ * How many bytes of s are quotes: sixteen at a time (GCC's vector types,
+ * plain SSE2), each byte lane counting up to 255 before it is added up.
+ */
+typedef unsigned char bytes16 __attribute__((vector_size(16)));
+
 static size_t
 count_quotes(const char *s, size_t len)
 {
-	const uint64_t ones = UINT64_C(0x0101010101010101);
-	const uint64_t low7 = UINT64_C(0x7F7F7F7F7F7F7F7F);
+	const bytes16 quote = {
+		'"', '"', '"', '"', '"', '"', '"', '"',
+		'"', '"', '"', '"', '"', '"', '"', '"'
+	};
 	size_t n = 0, i = 0;
 
-	for (; i + 8 <= len; i += 8) {
-		uint64_t word, t;
+	while (len - i >= sizeof(bytes16)) {
+		bytes16 lanes = { 0 };
 
-		memcpy(&word, s + i, sizeof word);
-		t = word ^ (ones * '"');
-		/* the high bit of each byte that was a quote, alone */
-		t = ~(((t & low7) + low7) | t) & ~low7;
-		n += (size_t)(((t >> 7) * ones) >> 56);
+		for (int k = 0; k < 255 && len - i >= sizeof(bytes16);
+		    k++, i += sizeof(bytes16)) {
+			bytes16 v;
+
+			memcpy(&v, s + i, sizeof v);
+			lanes -= (bytes16)(v == quote);	/* true is -1 */
+		}
+		for (size_t j = 0; j < sizeof(bytes16); j++)
+			n += lanes[j];
 	}
 	for (; i < len; i++)
 		n += s[i] == '"';
