@@ -61,7 +61,7 @@ fi
 BYTES=$(wc -c <"$DATA")
 MB=$(awk -v b="$BYTES" 'BEGIN { printf "%.1f", b / 1e6 }')
 echo "input: $ROWS rows, 11 columns, $MB MB; selecting $COLS"
-echo "$(nproc) cores; best of $RUNS runs (1 run for Miller and csvkit)"
+echo "$(nproc) cores; best of $RUNS runs (1 run for csvkit)"
 
 # best NAME RUNS CMD...: the fastest wall time of RUNS runs, output in
 # $WORK/out.NAME; prints seconds
@@ -87,7 +87,7 @@ T_SHAPE=$(best shape "$RUNS" "$SHAPE" -c "$COLS" "$DATA")
 T_BARE=$(best bare "$RUNS" sh -c '"$1" <"$2"' sh "$WORK/csv-bare" "$DATA")
 T_DUCK=$(best duckdb "$RUNS" sh -c \
     'cd "$1" && node duckdb-cut.mjs "$2" /dev/stdout' sh "$WORK" "$DATA")
-T_MLR=$(best mlr 1 mlr --csv cut -o -f "$COLS" "$DATA")
+T_MLR=$(best mlr "$RUNS" mlr --csv cut -o -f "$COLS" "$DATA")
 if [ "$SLOW" = yes ]; then
 	T_CSVKIT=$(best csvkit 1 csvcut -c "$COLS" "$DATA")
 fi
