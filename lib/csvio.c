@@ -20,6 +20,7 @@ struct reader {
 	csv_row_fn fn;
 	void *ctx;
 	int status;		/* first non-zero status, stops the parse */
+	int utf8_ok;		/* the input parsed now is known valid */
 	char *buf;		/* field bytes of the current record */
 	size_t buf_used, buf_cap;
 	size_t *offset;		/* start of each field in buf */
@@ -177,7 +178,7 @@ on_row(int terminator, void *data)
 	r->row.count = r->count;
 	r->row.field = r->field;
 	r->row.len = r->len;
-	if (!r->opts->no_utf8_check) {
+	if (!r->opts->no_utf8_check && !r->utf8_ok) {
 		size_t bad = bad_utf8_field(&r->row);
 
 		if (bad != r->count && r->row.chunk != NULL) {
@@ -200,17 +201,40 @@ on_row(int terminator, void *data)
 	r->buf_used = 0;
 }
 
+/*
+ * How many bytes of s are b: sixteen at a time (GCC's vector types, plain
+ * SSE2), each byte lane counting up to 255 before it is added up.
+ */
+typedef unsigned char bytes16 __attribute__((vector_size(16)));
+
+static size_t
+count_byte(const char *s, size_t len, unsigned char b)
+{
+	const bytes16 want = { b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b };
+	size_t n = 0, i = 0;
+
+	while (len - i >= sizeof(bytes16)) {
+		bytes16 lanes = { 0 };
+
+		for (int k = 0; k < 255 && len - i >= sizeof(bytes16);
+		    k++, i += sizeof(bytes16)) {
+			bytes16 v;
+
+			memcpy(&v, s + i, sizeof v);
+			lanes -= (bytes16)(v == want);	/* true is -1 */
+		}
+		for (size_t j = 0; j < sizeof(bytes16); j++)
+			n += lanes[j];
+	}
+	for (; i < len; i++)
+		n += (unsigned char)s[i] == b;
+	return n;
+}
+
 static unsigned long
 count_lines(const char *p, size_t len)
 {
-	unsigned long lines = 0;
-	const char *end = p + len;
-
-	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		lines++;
-		p++;
-	}
-	return lines;
+	return count_byte(p, len, '\n');
 }
 
 int
@@ -463,6 +487,15 @@ chunk_run(struct chunk_worker *w, struct csv_chunk *c)
 	r->row.chunk = c;
 	r->row.record = 0;
 	r->status = 0;
+	/*
+	 * Structure is ASCII and quotes are only dropped, never joined
+	 * across, so the fields are valid UTF-8 exactly when the raw bytes
+	 * are: one fast pass, and rows are checked one by one (to name the
+	 * culprit) only in a chunk that fails it. Not in a stream, where a
+	 * record may have begun in an earlier chunk.
+	 */
+	r->utf8_ok = !r->opts->no_utf8_check && !c->stream &&
+	    text_utf8_ok((const unsigned char *)c->in, c->len);
 	used = csv_parse(&w->parser, c->in, c->len, on_field, on_row, r);
 	c->lines = count_lines(c->in, c->len);
 	if (r->status == 0 && used != c->len) {
@@ -601,39 +634,6 @@ chunks_stop(struct chunks *p)
 }
 
 /*
- * How many bytes of s are quotes: sixteen at a time (GCC's vector types,
- * plain SSE2), each byte lane counting up to 255 before it is added up.
- */
-typedef unsigned char bytes16 __attribute__((vector_size(16)));
-
-static size_t
-count_quotes(const char *s, size_t len)
-{
-	const bytes16 quote = {
-		'"', '"', '"', '"', '"', '"', '"', '"',
-		'"', '"', '"', '"', '"', '"', '"', '"'
-	};
-	size_t n = 0, i = 0;
-
-	while (len - i >= sizeof(bytes16)) {
-		bytes16 lanes = { 0 };
-
-		for (int k = 0; k < 255 && len - i >= sizeof(bytes16);
-		    k++, i += sizeof(bytes16)) {
-			bytes16 v;
-
-			memcpy(&v, s + i, sizeof v);
-			lanes -= (bytes16)(v == quote);	/* true is -1 */
-		}
-		for (size_t j = 0; j < sizeof(bytes16); j++)
-			n += lanes[j];
-	}
-	for (; i < len; i++)
-		n += s[i] == '"';
-	return n;
-}
-
-/*
  * Where the last whole record in buf ends: just after a newline that has
  * an even number of quotes before it in buf, which starts at a record's
  * start. 0 when there is none.
@@ -641,11 +641,11 @@ count_quotes(const char *s, size_t len)
 static size_t
 record_end(const char *buf, size_t len)
 {
-	size_t quotes = count_quotes(buf, len);
+	size_t quotes = count_byte(buf, len, '"');
 	const char *end = buf + len, *nl;
 
 	while ((nl = memrchr(buf, '\n', (size_t)(end - buf))) != NULL) {
-		quotes -= count_quotes(nl, (size_t)(end - nl));
+		quotes -= count_byte(nl, (size_t)(end - nl), '"');
 		if (quotes % 2 == 0)
 			return (size_t)(nl - buf) + 1;
 		end = nl;

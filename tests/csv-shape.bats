@@ -751,6 +751,9 @@ stops_at() {
 	read -r row _ <<<"$(mark utf8)"
 	stops_at "$row" "row $row, column 2: invalid UTF-8"
 	[ "$(grep -c '^huge ' "$W/out")" -gt 300000 ]
+	# the bad byte in a record that ends chunks later
+	big 5000 --huge 5000 --bad utf8@5000
+	stops_at 5000 "row 5000, column 2: invalid UTF-8"
 
 	big 30000 --cr
 	[ "$(tr -cd '\n' <"$W/big.csv" | wc -c)" -eq 0 ]
