@@ -825,27 +825,29 @@ csv_writer_init(struct csv_writer *w, FILE *fp)
 	csv_writer_set_delim(w, ',');
 }
 
-void
-csv_write_field(struct csv_writer *w, const char *s, size_t len)
+/* Writes the row gathered so far to fp. */
+static void
+row_flush(struct csv_writer *w)
+{
+	if (w->row_len > 0)
+		fwrite_unlocked(w->row, 1, w->row_len, w->fp);
+	w->row_len = 0;
+}
+
+/* A field too long for the row buffer: straight to fp, after the row. */
+static void
+write_field_direct(struct csv_writer *w, const char *s, size_t len)
 {
 	FILE *fp = w->fp;
 	int quote = w->quote_all;
 
+	row_flush(w);
 	if (w->fields_in_row++ > 0)
 		putc_unlocked(w->delim, fp);
-	if (!quote)
-		for (size_t i = 0; i < len; i++)
-			if (w->special[(unsigned char)s[i]]) {
-				quote = 1;
-				break;
-			}
+	for (size_t i = 0; !quote && i < len; i++)
+		quote = w->special[(unsigned char)s[i]];
 	if (!quote) {
-		/* Most fields are short: putc is a macro, fwrite a call. */
-		if (len <= 32)
-			for (size_t i = 0; i < len; i++)
-				putc_unlocked(s[i], fp);
-		else
-			fwrite_unlocked(s, 1, len, fp);
+		fwrite_unlocked(s, 1, len, fp);
 		return;
 	}
 	putc_unlocked('"', fp);
@@ -864,6 +866,43 @@ csv_write_field(struct csv_writer *w, const char *s, size_t len)
 }
 
 void
+csv_write_field(struct csv_writer *w, const char *s, size_t len)
+{
+	char *o, *start;
+	size_t i = 0;
+
+	/* room for a delimiter, two quotes, every byte doubled, a CRLF */
+	if (len > (sizeof w->row - 5) / 2) {
+		write_field_direct(w, s, len);
+		return;
+	}
+	if (sizeof w->row - w->row_len < 2 * len + 5)
+		row_flush(w);
+	o = w->row + w->row_len;
+	if (w->fields_in_row++ > 0)
+		*o++ = (char)w->delim;
+	start = o;
+	if (!w->quote_all) {
+		/* copy while nothing needs quoting, which is most fields */
+		for (; i < len && !w->special[(unsigned char)s[i]]; i++)
+			o[i] = s[i];
+		if (i == len) {
+			w->row_len = (size_t)(o + len - w->row);
+			return;
+		}
+	}
+	o = start;
+	*o++ = '"';
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"')
+			*o++ = '"';
+		*o++ = s[i];
+	}
+	*o++ = '"';
+	w->row_len = (size_t)(o - w->row);
+}
+
+void
 csv_write_str(struct csv_writer *w, const char *s)
 {
 	csv_write_field(w, s, strlen(s));
@@ -872,9 +911,12 @@ csv_write_str(struct csv_writer *w, const char *s)
 void
 csv_write_end(struct csv_writer *w)
 {
+	if (sizeof w->row - w->row_len < 2)
+		row_flush(w);
 	if (w->crlf)
-		putc_unlocked('\r', w->fp);
-	putc_unlocked('\n', w->fp);
+		w->row[w->row_len++] = '\r';
+	w->row[w->row_len++] = '\n';
+	row_flush(w);
 	w->fields_in_row = 0;
 }
 

@@ -108,9 +108,16 @@ struct csv_writer {
 	int crlf;
 	size_t fields_in_row;
 	unsigned char special[256];	/* bytes that force quoting */
+	size_t row_len;
+	char row[4096];		/* the row so far: csv_write_end writes it */
 };
 
-/* Pipe dialect by default: comma, minimal quoting, LF. */
+/*
+ * Pipe dialect by default: comma, minimal quoting, LF. A row is gathered
+ * in the writer and reaches fp whole at csv_write_end (a field too long
+ * for the buffer goes straight after what is gathered), so write nothing
+ * else to fp in the middle of a row.
+ */
 void csv_writer_init(struct csv_writer *w, FILE *fp);
 void csv_writer_set_delim(struct csv_writer *w, unsigned char delim);
 void csv_write_field(struct csv_writer *w, const char *s, size_t len);
