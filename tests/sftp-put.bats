@@ -296,6 +296,27 @@ need_root() {
 	[ "$(sftp_log | grep -c '^open ')" -eq 1 ]
 }
 
+@test "--streams 2, a file from 256 MiB: a third login fsyncs the temporary during the upload" {
+	sftp_server_log
+	# fsync is logged at VERBOSE
+	sed -i 's/ -l INFO / -l VERBOSE /' "$SSHD_DIR/sshd_config"
+	sshd_kill_all
+	sshd_restart
+	head -c 335544320 /dev/urandom >"$W/large.dat"
+	run sftp-put --streams 2 -i "$SFTP_KEY" "$URL$REMOTE" "$W/large.dat"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$(receipt_of "$W/large.dat" large.dat)" ]
+	[ "${#lines[@]}" -eq 2 ]
+	cmp "$W/large.dat" "$REMOTE/large.dat"
+	no_temporaries "$REMOTE"
+	[ "$(grep -c "Accepted publickey for $SFTP_USER" "$SSHD_DIR/sshd.log")" -eq 3 ]
+	# the temporary is opened three times, and fsynced before the two
+	# data connections are done with it, then once more at the end
+	[ "$(sftp_log | grep -c '^open ".*/\.large\.dat\.[A-Za-z0-9]\{6\}\.part"')" -eq 3 ]
+	run awk '/^fsync ".*\.part"$/ { f++ } /^close .*\.part" bytes read 0 written [1-9]/ && !c { c = f } END { print (c > 0), (f > c) }' <(sftp_log)
+	[ "$output" = "1 1" ]
+}
+
 @test "--streams 2, sshd killed mid-upload: 75 after retries, no final file" {
 	killed_mid_upload 2 --streams 2 --stream-min 1M
 }

@@ -49,6 +49,19 @@
 #define STREAMS_MAX	16
 #define STREAM_MIN_DEFAULT	(64ull * 1024 * 1024)
 
+/*
+ * The final fsync of a large file waits while the server writes all of it
+ * to disk: 0.3 to 0.5 s a GB on an SSD, seconds on a disk, with nothing
+ * sent meanwhile. From FLUSH_MIN up, one more connection asks the server
+ * to fsync the temporary after each FLUSH_STEP of acknowledged data, so
+ * the disk works while the data connections keep sending and the final
+ * fsync finds little left to write. A connection of its own, since an
+ * SFTP server answers each connection's requests in order: an fsync among
+ * the writes would stall them.
+ */
+#define FLUSH_STEP	(64ull * 1024 * 1024)
+#define FLUSH_MIN	(4 * FLUSH_STEP)
+
 struct source {
 	const char *label;	/* the receipt's file column */
 	const char *name;	/* the remote file's name */
@@ -82,6 +95,7 @@ struct upload {
 	pthread_mutex_t lock;
 	pthread_cond_t filled;		/* a chunk is ready, or EOF, or failure */
 	pthread_cond_t emptied;		/* a buffer came back, or failure */
+	pthread_cond_t progress;	/* more acked, failure, or done */
 	struct chunk *pool;
 	size_t pool_size;
 	struct chunk **ready;		/* a ring of pool_size, in file order */
@@ -90,6 +104,7 @@ struct upload {
 	size_t spare_count;
 	uint64_t acked;			/* bytes the server has acknowledged */
 	int eof;			/* no more chunks will be filled */
+	int done;			/* every stream has stopped */
 	int status;			/* the first failure, 0 until one */
 };
 
@@ -102,6 +117,13 @@ struct stream {
 	struct sftp_conn own;		/* the connection of streams 1... */
 	struct sftp_conn *c;
 	LIBSSH2_SFTP_HANDLE *h;
+};
+
+/* The connection that fsyncs the temporary as the upload goes on. */
+struct flusher {
+	struct upload *up;
+	pthread_t thread;
+	struct sftp_conn conn;
 };
 
 /* stream_write's answer when another stream's failure stopped it */
@@ -316,6 +338,7 @@ upload_fail(struct upload *up, int status)
 		up->status = status;
 	pthread_cond_broadcast(&up->filled);
 	pthread_cond_broadcast(&up->emptied);
+	pthread_cond_broadcast(&up->progress);
 	pthread_mutex_unlock(&up->lock);
 }
 
@@ -384,6 +407,8 @@ upload_give_back(struct upload *up, struct chunk *ch, size_t acked)
 	up->spare[up->spare_count++] = ch;
 	up->acked += acked;
 	pthread_cond_signal(&up->emptied);
+	if (acked > 0)
+		pthread_cond_signal(&up->progress);
 	pthread_mutex_unlock(&up->lock);
 }
 
@@ -505,6 +530,55 @@ stream_main(void *arg)
 }
 
 /*
+ * Logs in like a stream, opens the temporary and fsyncs it after each
+ * FLUSH_STEP the streams have delivered, until they stop. A failure of
+ * its own only ends the early flushing (the final fsync still comes),
+ * except a host key that does not match or missing credentials, which
+ * fail the upload as they would for a stream.
+ */
+static void *
+flusher_main(void *arg)
+{
+	struct flusher *f = arg;
+	struct upload *up = f->up;
+	LIBSSH2_SFTP_HANDLE *h;
+	uint64_t flushed = 0, acked;
+	int status, stop;
+
+	status = sftp_open(&f->conn, up->url, up->opts);
+	if (status != 0) {
+		if (f->conn.host_key_refused || status == EX_CONFIG)
+			upload_fail(up, status);
+		else if (upload_status(up, NULL) == 0)
+			warn("%s: the connection that flushes during the "
+			    "upload failed; the upload goes on without it",
+			    up->url->where);
+		return NULL;
+	}
+	h = libssh2_sftp_open_ex(f->conn.sftp, up->tmp,
+	    (unsigned int)strlen(up->tmp), LIBSSH2_FXF_WRITE, 0,
+	    LIBSSH2_SFTP_OPENFILE);
+	if (h == NULL)
+		goto out;
+	for (;;) {
+		pthread_mutex_lock(&up->lock);
+		while (up->acked - flushed < FLUSH_STEP && !up->done &&
+		    up->status == 0)
+			pthread_cond_wait(&up->progress, &up->lock);
+		acked = up->acked;
+		stop = up->done || up->status != 0;
+		pthread_mutex_unlock(&up->lock);
+		if (stop || sftp_fsync(&f->conn, h) != 0 || f->conn.no_fsync)
+			break;
+		flushed = acked;
+	}
+	libssh2_sftp_close_handle(h);
+out:
+	sftp_close(&f->conn);
+	return NULL;
+}
+
+/*
  * The parallel upload into h, the temporary c created: reads src once,
  * digesting it, and hands its chunks to po->streams connections, the
  * first of them c. Returns 0 when every byte is acknowledged, or the
@@ -520,12 +594,14 @@ send_streams(struct sftp_conn *c, const struct put_opts *po,
 		.tmp = tmp, .size = size,
 	};
 	struct stream *streams = xcalloc((size_t)po->streams, sizeof *streams);
+	struct flusher flusher = { .up = &up, .conn = { .sock = -1 } };
 	size_t i;
-	int eof = 0, status;
+	int eof = 0, flushing = 0, status;
 
 	pthread_mutex_init(&up.lock, NULL);
 	pthread_cond_init(&up.filled, NULL);
 	pthread_cond_init(&up.emptied, NULL);
+	pthread_cond_init(&up.progress, NULL);
 	/* One chunk being written and one waiting a stream, one being read. */
 	up.pool_size = 2 * (size_t)po->streams + 1;
 	up.pool = xcalloc(up.pool_size, sizeof *up.pool);
@@ -555,6 +631,12 @@ send_streams(struct sftp_conn *c, const struct put_opts *po,
 		if (i == 0)
 			upload_fail(&up, EX_OSERR);
 		break;
+	}
+	if (size >= FLUSH_MIN && upload_status(&up, NULL) == 0) {
+		/* Without it the upload goes on as before. */
+		errno = pthread_create(&flusher.thread, NULL, flusher_main,
+		    &flusher);
+		flushing = errno == 0;
 	}
 
 	while (!eof) {
@@ -598,6 +680,13 @@ send_streams(struct sftp_conn *c, const struct put_opts *po,
 	for (i = 0; i < (size_t)po->streams; i++)
 		if (streams[i].started)
 			pthread_join(streams[i].thread, NULL);
+	if (flushing) {
+		pthread_mutex_lock(&up.lock);
+		up.done = 1;
+		pthread_cond_broadcast(&up.progress);
+		pthread_mutex_unlock(&up.lock);
+		pthread_join(flusher.thread, NULL);
+	}
 
 	status = up.status;
 	for (i = 0; i < up.pool_size; i++)
@@ -606,6 +695,7 @@ send_streams(struct sftp_conn *c, const struct put_opts *po,
 	free(up.ready);
 	free(up.spare);
 	free(streams);
+	pthread_cond_destroy(&up.progress);
 	pthread_cond_destroy(&up.emptied);
 	pthread_cond_destroy(&up.filled);
 	pthread_mutex_destroy(&up.lock);
