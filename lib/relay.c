@@ -1,5 +1,5 @@
-/* relay.c: a bounded queue of row batches between two threads (csv-shape,
- * phi-redact) */
+/* relay.c: a bounded queue of row batches between two threads (phi-redact;
+ * csv-shape spreads whole chunks instead, with csv_read_chunks) */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
