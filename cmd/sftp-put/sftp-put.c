@@ -454,39 +454,51 @@ stream_write(struct stream *s, struct chunk *ch)
 }
 
 /*
- * Streams 1... log in on their own connection (host key and login checked
- * as for the first) and open the temporary the first one created. When
- * that fails, the others carry the file: 0 with s->h NULL. Only a host key
- * that does not match fails the upload, since it may mean an attacker on
- * the path; a server that limits logins or connections per user refuses
- * the extra ones, and should still get the file.
+ * One more connection for the upload (streams 1..., the flusher): logs in
+ * (host key and login checked as for the first) and opens the temporary
+ * the first one created. When that fails the upload goes on without it:
+ * 0 with *h NULL, after a warning that names what. Only a host key that
+ * does not match, or missing credentials, fail the upload, since the first
+ * may mean an attacker on the path; a server that limits logins or
+ * connections per user refuses the extra ones, and should still get the
+ * file.
  */
+static int
+extra_open(struct upload *up, struct sftp_conn *c, LIBSSH2_SFTP_HANDLE **h,
+    const char *what)
+{
+	int status;
+
+	*h = NULL;
+	status = sftp_open(c, up->url, up->opts);
+	if (status != 0) {
+		if (c->host_key_refused || status == EX_CONFIG)
+			return status;
+	} else {
+		*h = libssh2_sftp_open_ex(c->sftp, up->tmp,
+		    (unsigned int)strlen(up->tmp), LIBSSH2_FXF_WRITE, 0,
+		    LIBSSH2_SFTP_OPENFILE);
+		if (*h != NULL)
+			return 0;
+		/* e.g. a cluster whose nodes do not share a disk */
+		sftp_fail(c, "cannot open the temporary");
+		sftp_close(c);
+	}
+	if (upload_status(up, NULL) == 0)
+		warn("%s: %s failed; the upload goes on without it",
+		    up->url->where, what);
+	return 0;
+}
+
 static int
 stream_open(struct stream *s)
 {
-	struct upload *up = s->up;
-	int status;
+	char what[64];
 
-	status = sftp_open(&s->own, up->url, up->opts);
-	if (status != 0) {
-		if (s->own.host_key_refused || status == EX_CONFIG)
-			return status;
-		goto fewer;
-	}
+	snprintf(what, sizeof what, "connection %d of %d", s->index + 1,
+	    s->count);
 	s->c = &s->own;
-	s->h = libssh2_sftp_open_ex(s->own.sftp, up->tmp,
-	    (unsigned int)strlen(up->tmp), LIBSSH2_FXF_WRITE, 0,
-	    LIBSSH2_SFTP_OPENFILE);
-	if (s->h != NULL)
-		return 0;
-	/* e.g. a cluster whose nodes do not share a disk */
-	sftp_fail(&s->own, "cannot open the temporary");
-	sftp_close(&s->own);
-fewer:
-	if (upload_status(up, NULL) == 0)
-		warn("%s: connection %d of %d failed; the upload goes on "
-		    "without it", up->url->where, s->index + 1, s->count);
-	return 0;
+	return extra_open(s->up, &s->own, &s->h, what);
 }
 
 static void *
@@ -545,21 +557,12 @@ flusher_main(void *arg)
 	uint64_t flushed = 0, acked;
 	int status, stop;
 
-	status = sftp_open(&f->conn, up->url, up->opts);
-	if (status != 0) {
-		if (f->conn.host_key_refused || status == EX_CONFIG)
-			upload_fail(up, status);
-		else if (upload_status(up, NULL) == 0)
-			warn("%s: the connection that flushes during the "
-			    "upload failed; the upload goes on without it",
-			    up->url->where);
-		return NULL;
-	}
-	h = libssh2_sftp_open_ex(f->conn.sftp, up->tmp,
-	    (unsigned int)strlen(up->tmp), LIBSSH2_FXF_WRITE, 0,
-	    LIBSSH2_SFTP_OPENFILE);
+	status = extra_open(up, &f->conn, &h,
+	    "the connection that flushes during the upload");
+	if (status != 0)
+		upload_fail(up, status);
 	if (h == NULL)
-		goto out;
+		return NULL;
 	for (;;) {
 		pthread_mutex_lock(&up->lock);
 		while (up->acked - flushed < FLUSH_STEP && !up->done &&
@@ -573,7 +576,6 @@ flusher_main(void *arg)
 		flushed = acked;
 	}
 	libssh2_sftp_close_handle(h);
-out:
 	sftp_close(&f->conn);
 	return NULL;
 }
