@@ -467,17 +467,8 @@ csv_row_warn(const struct csv_row *row, int counted, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (row->chunk != NULL)
-		chunk_say(row->chunk, MSG_ROW, counted, (long long)row->record,
-		    fmt, ap);
-	else {
-		char *text;
-
-		if (vasprintf(&text, fmt, ap) < 0)
-			die(EX_OSERR, "out of memory");
-		warn("row %lu%s", row->row, text);
-		free(text);
-	}
+	chunk_say(row->chunk, MSG_ROW, counted, (long long)row->record, fmt,
+	    ap);
 	va_end(ap);
 }
 
@@ -600,15 +591,40 @@ chunk_worker_main(void *arg)
 	return NULL;
 }
 
-/* Waits for a handed-out chunk, then says it; its status. */
-static int
-chunk_settle(struct chunks *p, struct csv_chunk *c)
+/* Waits until a handed-out chunk has been run. */
+static void
+chunk_wait(struct chunks *p, struct csv_chunk *c)
 {
 	pthread_mutex_lock(&p->lock);
 	while (!c->done)
 		pthread_cond_wait(&p->done, &p->lock);
 	pthread_mutex_unlock(&p->lock);
-	return chunk_emit(p, c);
+}
+
+/*
+ * Settles every chunk still handed out, oldest first (the one after slot
+ * seq's), and returns status, or the first a chunk stopped with. After a
+ * stop the rest are waited for and said by no one.
+ */
+static int
+chunks_drain(struct chunks *p, unsigned long seq, int status)
+{
+	for (size_t k = 1; k <= p->slot_count; k++) {
+		struct csv_chunk *c = &p->slot[(seq + k) % p->slot_count];
+
+		if (!c->busy)
+			continue;
+		chunk_wait(p, c);
+		if (status == 0) {
+			status = chunk_emit(p, c);
+			continue;
+		}
+		for (size_t i = 0; i < c->msg_count; i++)
+			free(c->msg[i].text);
+		c->msg_count = 0;
+		c->busy = c->done = 0;
+	}
+	return status;
 }
 
 static void
@@ -710,8 +726,11 @@ csv_read_chunks(FILE *in, const char *name, FILE *out,
 		struct csv_chunk *c = &p.slot[seq % p.slot_count];
 		size_t end, want = CHUNK_BYTES;
 
-		if (c->busy && (status = chunk_settle(&p, c)) != 0)
-			break;
+		if (c->busy) {
+			chunk_wait(&p, c);
+			if ((status = chunk_emit(&p, c)) != 0)
+				break;
+		}
 		if (carry_len >= want)
 			want = 2 * carry_len;
 		if (c->cap < want) {
@@ -766,14 +785,7 @@ csv_read_chunks(FILE *in, const char *name, FILE *out,
 			pthread_mutex_unlock(&p.lock);
 		} else {
 			/* One thread from here: what is in flight goes first. */
-			for (unsigned long k = 1; k < p.slot_count; k++) {
-				struct csv_chunk *b = &p.slot[(seq + k) %
-				    p.slot_count];
-
-				if (b->busy && status == 0)
-					status = chunk_settle(&p, b);
-			}
-			if (status != 0)
+			if ((status = chunks_drain(&p, seq, 0)) != 0)
 				break;
 			c->ctx = p.started ? p.worker[0].ctx : ctx;
 			chunk_run(&p.main, c);
@@ -782,23 +794,7 @@ csv_read_chunks(FILE *in, const char *name, FILE *out,
 		if (c->last)
 			break;
 	}
-	/* What is still in flight, in order; after a stop, said by no one. */
-	for (unsigned long k = 1; k <= p.slot_count; k++) {
-		struct csv_chunk *c = &p.slot[(seq + k) % p.slot_count];
-
-		if (!c->busy)
-			continue;
-		if (status == 0)
-			status = chunk_settle(&p, c);
-		else {
-			pthread_mutex_lock(&p.lock);
-			while (!c->done)
-				pthread_cond_wait(&p.done, &p.lock);
-			pthread_mutex_unlock(&p.lock);
-			for (size_t i = 0; i < c->msg_count; i++)
-				free(c->msg[i].text);
-		}
-	}
+	status = chunks_drain(&p, seq, status);
 	if (status == 0 && read_errno != 0) {
 		errno = read_errno;
 		warn("%s: read error:", name);
