@@ -19,6 +19,7 @@
  * where realloc cannot grow in place (under AddressSanitizer, minutes).
  */
 #define FIELD_STEP (64 * 1024)
+#define FIELD_SLACK 17		/* on_field's sixteen-byte copy and a NUL */
 
 struct reader {
 	const struct csv_read_opts *opts;
@@ -29,9 +30,9 @@ struct reader {
 	int utf8_ok;		/* the input parsed now is known valid */
 	char *buf;		/* field bytes of the current record */
 	size_t buf_used, buf_cap;
-	size_t *offset;		/* start of each field in buf */
 	size_t *len;
-	char **field;
+	char **field;		/* into buf */
+	const struct csv_parser *parser;	/* whose fields these are */
 	size_t count, cap;
 	struct csv_row row;
 };
@@ -52,31 +53,52 @@ settle(struct reader *r)
 	return r->opts->before_message(r->ctx);
 }
 
+/* Room in r for one more field of len bytes and the slack on_field uses. */
+static void __attribute__((noinline))
+reader_grow(struct reader *r, size_t len)
+{
+	if (r->count == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 32;
+		r->len = xreallocarray(r->len, r->cap, sizeof *r->len);
+		r->field = xreallocarray(r->field, r->cap, sizeof *r->field);
+	}
+	if (r->buf_cap - r->buf_used < len + FIELD_SLACK) {
+		char *old = r->buf;
+
+		while (r->buf_cap - r->buf_used < len + FIELD_SLACK)
+			r->buf_cap = r->buf_cap ? r->buf_cap * 2 : 4096;
+		r->buf = xrealloc(r->buf, r->buf_cap);
+		/* the fields so far moved with it */
+		for (size_t i = 0; i < r->count; i++)
+			r->field[i] = r->buf + (r->field[i] - old);
+	}
+}
+
+/*
+ * libcsv's field, copied after the record's earlier ones and ended with a
+ * NUL. A short field is copied as sixteen bytes, one move: libcsv's field
+ * buffer holds at least that many, and FIELD_SLACK leaves room here.
+ */
 static void
 on_field(void *s, size_t len, void *data)
 {
 	struct reader *r = data;
+	char *to;
 
 	if (r->status != 0)
 		return;
-	if (r->count == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 32;
-		r->offset = xreallocarray(r->offset, r->cap, sizeof *r->offset);
-		r->len = xreallocarray(r->len, r->cap, sizeof *r->len);
-		r->field = xreallocarray(r->field, r->cap, sizeof *r->field);
-	}
-	if (r->buf_cap - r->buf_used < len + 1) {
-		while (r->buf_cap - r->buf_used < len + 1)
-			r->buf_cap = r->buf_cap ? r->buf_cap * 2 : 4096;
-		r->buf = xrealloc(r->buf, r->buf_cap);
-	}
-	if (len > 0)
-		memcpy(r->buf + r->buf_used, s, len);
-	r->buf[r->buf_used + len] = '\0';
-	r->offset[r->count] = r->buf_used;
-	r->len[r->count] = len;
+	if (__builtin_expect(r->count == r->cap ||
+	    r->buf_cap - r->buf_used < len + FIELD_SLACK, 0))
+		reader_grow(r, len);
+	to = r->buf + r->buf_used;
+	if (len <= 16 && r->parser->entry_size >= 16)
+		memcpy(to, s, 16);
+	else if (len > 0)
+		memcpy(to, s, len);
+	to[len] = '\0';
+	r->field[r->count] = to;
+	r->len[r->count++] = len;
 	r->buf_used += len + 1;
-	r->count++;
 }
 
 /*
@@ -102,13 +124,21 @@ text_utf8_ok(const unsigned char *s, size_t len)
 			}
 		}
 		if (i + 8 <= len) {
+			uint64_t high;
+
 			memcpy(&word, s + i, sizeof word);
-			if ((word & UINT64_C(0x8080808080808080)) == 0) {
+			high = word & UINT64_C(0x8080808080808080);
+			if (high == 0) {
 				i += 8;
 				continue;
 			}
-		}
-		if (s[i] < 0x80) {
+			/* straight to the first byte that is not ASCII */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			i += (size_t)__builtin_clzll(high) / 8;
+#else
+			i += (size_t)__builtin_ctzll(high) / 8;
+#endif
+		} else if (s[i] < 0x80) {
 			i++;
 			continue;
 		}
@@ -179,8 +209,6 @@ on_row(int terminator, void *data)
 		return;
 	r->row.record++;
 	r->row.row = r->opts->has_header ? r->row.record - 1 : r->row.record;
-	for (size_t i = 0; i < r->count; i++)
-		r->field[i] = r->buf + r->offset[i];
 	r->row.count = r->count;
 	r->row.field = r->field;
 	r->row.len = r->len;
@@ -208,28 +236,32 @@ on_row(int terminator, void *data)
 }
 
 /*
- * How many bytes of s are b: sixteen at a time (GCC's vector types, plain
- * SSE2), each byte lane counting up to 255 before it is added up.
+ * How many bytes of s are b: thirty-two at a time (GCC's vector types;
+ * with AVX2 where the processor has it, else two SSE2 halves), each byte
+ * lane counting up to 255 before it is added up.
  */
 typedef unsigned char bytes16 __attribute__((vector_size(16)));
+typedef unsigned char bytes32 __attribute__((vector_size(32)));
 
+__attribute__((target_clones("avx2", "default")))
 static size_t
 count_byte(const char *s, size_t len, unsigned char b)
 {
-	const bytes16 want = { b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b };
+	bytes32 want;
 	size_t n = 0, i = 0;
 
-	while (len - i >= sizeof(bytes16)) {
-		bytes16 lanes = { 0 };
+	memset(&want, b, sizeof want);
+	while (len - i >= sizeof(bytes32)) {
+		bytes32 lanes = { 0 };
 
-		for (int k = 0; k < 255 && len - i >= sizeof(bytes16);
-		    k++, i += sizeof(bytes16)) {
-			bytes16 v;
+		for (int k = 0; k < 255 && len - i >= sizeof(bytes32);
+		    k++, i += sizeof(bytes32)) {
+			bytes32 v;
 
 			memcpy(&v, s + i, sizeof v);
-			lanes -= (bytes16)(v == want);	/* true is -1 */
+			lanes -= (bytes32)(v == want);	/* true is -1 */
 		}
-		for (size_t j = 0; j < sizeof(bytes16); j++)
+		for (size_t j = 0; j < sizeof(bytes32); j++)
 			n += lanes[j];
 	}
 	for (; i < len; i++)
@@ -260,6 +292,7 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 	csv_set_blk_size(&parser, FIELD_STEP);
 	if (opts->delim != 0)
 		csv_set_delim(&parser, opts->delim);
+	r.parser = &parser;
 
 	while (r.status == 0 && (got = fread(chunk, 1, READ_CHUNK, in)) > 0) {
 		char *p = chunk;
@@ -312,7 +345,6 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 	csv_free(&parser);
 	free(chunk);
 	free(r.buf);
-	free(r.offset);
 	free(r.len);
 	free(r.field);
 	return r.status;
@@ -418,6 +450,7 @@ chunk_worker_init(struct chunks *p, struct chunk_worker *w, void *ctx)
 	if (p->opts->read.delim != 0)
 		csv_set_delim(&w->parser, p->opts->read.delim);
 	w->r.opts = &p->opts->read;
+	w->r.parser = &w->parser;
 	w->r.name = p->name;
 	w->r.fn = p->ops->row;
 }
@@ -428,7 +461,6 @@ chunk_worker_free(struct chunk_worker *w)
 	fclose(w->fp);
 	csv_free(&w->parser);
 	free(w->r.buf);
-	free(w->r.offset);
 	free(w->r.len);
 	free(w->r.field);
 }
@@ -522,6 +554,7 @@ chunk_run(struct chunk_worker *w, struct csv_chunk *c)
 	}
 	c->records = r->row.record;
 	c->status = r->status;
+	w->p->ops->output(c->ctx, NULL);
 	fflush_unlocked(w->fp);
 	if (!c->stream) {
 		r->count = 0;
@@ -836,6 +869,52 @@ csv_writer_init(struct csv_writer *w, FILE *fp)
 	csv_writer_set_delim(w, ',');
 }
 
+static inline bytes16
+splat(unsigned char b)
+{
+	return (bytes16){ b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b };
+}
+
+/* Whether any of the sixteen bytes in v forces quoting. */
+static inline int
+any_special(bytes16 v, bytes16 delim)
+{
+	bytes16 hit = (bytes16)((v == delim) | (v == splat('"')) |
+	    (v == splat('\n')) | (v == splat('\r')));
+	uint64_t half[2];
+
+	memcpy(half, &hit, sizeof half);
+	return (half[0] | half[1]) != 0;
+}
+
+/*
+ * How many bytes at the start of s need no quoting: sixteen at a time
+ * while sixteen are left, then eight (in a zeroed vector: NUL is never
+ * special), then one by one against the table.
+ */
+static size_t
+plain_len(const struct csv_writer *w, const char *s, size_t len)
+{
+	const bytes16 delim = splat(w->delim);
+	size_t i = 0;
+	bytes16 v;
+
+	for (; len - i >= 16; i += 16) {
+		memcpy(&v, s + i, 16);
+		if (any_special(v, delim))
+			break;
+	}
+	if (len - i >= 8) {
+		v = (bytes16){ 0 };
+		memcpy(&v, s + i, 8);
+		if (!any_special(v, delim))
+			i += 8;
+	}
+	while (i < len && !w->special[(unsigned char)s[i]])
+		i++;
+	return i;
+}
+
 /* Writes the row gathered so far to fp. */
 static void
 row_flush(struct csv_writer *w)
@@ -855,9 +934,7 @@ write_field_direct(struct csv_writer *w, const char *s, size_t len)
 	row_flush(w);
 	if (w->fields_in_row++ > 0)
 		putc_unlocked(w->delim, fp);
-	for (size_t i = 0; !quote && i < len; i++)
-		quote = w->special[(unsigned char)s[i]];
-	if (!quote) {
+	if (!quote && plain_len(w, s, len) == len) {
 		fwrite_unlocked(s, 1, len, fp);
 		return;
 	}
@@ -879,8 +956,7 @@ write_field_direct(struct csv_writer *w, const char *s, size_t len)
 void
 csv_write_field(struct csv_writer *w, const char *s, size_t len)
 {
-	char *o, *start;
-	size_t i = 0;
+	char *o;
 
 	/* room for a delimiter, two quotes, every byte doubled, a CRLF */
 	if (len > (sizeof w->row - 5) / 2) {
@@ -892,22 +968,24 @@ csv_write_field(struct csv_writer *w, const char *s, size_t len)
 	o = w->row + w->row_len;
 	if (w->fields_in_row++ > 0)
 		*o++ = (char)w->delim;
-	start = o;
-	if (!w->quote_all) {
-		/* copy while nothing needs quoting, which is most fields */
-		for (; i < len && !w->special[(unsigned char)s[i]]; i++)
-			o[i] = s[i];
-		if (i == len) {
-			w->row_len = (size_t)(o + len - w->row);
-			return;
-		}
+	if (!w->quote_all && plain_len(w, s, len) == len) {
+		/* nothing to quote, which is most fields */
+		memcpy(o, s, len);
+		w->row_len = (size_t)(o + len - w->row);
+		return;
 	}
-	o = start;
 	*o++ = '"';
-	for (i = 0; i < len; i++) {
-		if (s[i] == '"')
-			*o++ = '"';
-		*o++ = s[i];
+	for (;;) {
+		const char *q = memchr(s, '"', len);
+		size_t part = q != NULL ? (size_t)(q - s) + 1 : len;
+
+		memcpy(o, s, part);
+		o += part;
+		if (q == NULL)
+			break;
+		*o++ = '"';
+		s += part;
+		len -= part;
 	}
 	*o++ = '"';
 	w->row_len = (size_t)(o - w->row);
@@ -927,8 +1005,15 @@ csv_write_end(struct csv_writer *w)
 	if (w->crlf)
 		w->row[w->row_len++] = '\r';
 	w->row[w->row_len++] = '\n';
-	row_flush(w);
+	if (!w->hold)
+		row_flush(w);
 	w->fields_in_row = 0;
+}
+
+void
+csv_writer_flush(struct csv_writer *w)
+{
+	row_flush(w);
 }
 
 unsigned char

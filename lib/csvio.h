@@ -71,7 +71,8 @@ struct csv_chunk;
 
 struct csv_chunk_ops {
 	csv_row_fn row;
-	void (*output)(void *ctx, FILE *fp);	/* where rows write next */
+	/* where rows write next; NULL after a chunk: put out what is held */
+	void (*output)(void *ctx, FILE *fp);
 	int (*ready)(void *ctx);
 	void *(*fork)(void *ctx);
 	void (*unfork)(void *worker_ctx);
@@ -106,6 +107,7 @@ struct csv_writer {
 	unsigned char delim;
 	int quote_all;
 	int crlf;
+	int hold;		/* rows wait for a full buffer or a flush */
 	size_t fields_in_row;
 	unsigned char special[256];	/* bytes that force quoting */
 	size_t row_len;
@@ -123,6 +125,12 @@ void csv_writer_set_delim(struct csv_writer *w, unsigned char delim);
 void csv_write_field(struct csv_writer *w, const char *s, size_t len);
 void csv_write_str(struct csv_writer *w, const char *s);
 void csv_write_end(struct csv_writer *w);
+/*
+ * With hold set, csv_write_end leaves whole rows gathered until the buffer
+ * is full (one write for many rows); csv_writer_flush then hands fp what
+ * is gathered, and must be called before fp is changed or closed.
+ */
+void csv_writer_flush(struct csv_writer *w);
 /* Parses a delimiter argument: one byte, or "\t" / "tab". 0 when bad. */
 unsigned char csv_parse_delim(const char *arg);
 

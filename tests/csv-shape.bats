@@ -706,6 +706,15 @@ stops_at() {
 	cmp <(seq 7 7 210000) <(tail -n +2 "$W/out" | cut -d, -f2)
 }
 
+@test "writer: a byte that forces quoting, at every place in fields of 0 to 40 bytes" {
+	for delim in , ';'; do
+		python3 "$F/bigcsv.py" edges "$W/in" "$W/expect" "$delim"
+		[ "$(wc -l <"$W/expect")" -gt 4000 ]
+		shape -o "$delim"
+		cmp "$W/expect" "$W/out"
+	done
+}
+
 @test "chunks: errors deep in the input name their row, in order; counted ones all" {
 	big 30000 --bad date@7 --bad date@25000 --bad fields@28000
 	[ "$(mark date)" = "7 8" ]

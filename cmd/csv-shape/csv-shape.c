@@ -67,6 +67,8 @@ struct shape {
 	size_t in_count, ext_count;
 	size_t *out_index;
 	size_t out_count;
+	size_t *used;		/* the input columns a row reads, in order */
+	size_t used_count;
 	const char **value;	/* the current row, by column */
 	size_t *value_len;
 	char counter[24];
@@ -468,6 +470,30 @@ missing(struct shape *s, const char *name, const char *why)
  * Names the columns (from the header, --names or by number), then works
  * out once where each option's column is. Returns an exit status.
  */
+/* Which input columns each row reads: written, checked or reformatted. */
+static void
+plan_used(struct shape *s)
+{
+	unsigned char *read = xcalloc(s->in_count + 1, 1);
+
+	for (size_t i = 0; i < s->out_count; i++)
+		if (s->out_index[i] < s->in_count)
+			read[s->out_index[i]] = 1;
+	for (size_t i = 0; i < s->schema.count; i++)
+		if (s->schema.rule[i].present &&
+		    s->schema.rule[i].index < s->in_count)
+			read[s->schema.rule[i].index] = 1;
+	for (size_t i = 0; i < s->date_count; i++)
+		if (s->date[i].index < s->in_count)
+			read[s->date[i].index] = 1;
+	s->used = xcalloc(s->in_count + 1, sizeof *s->used);
+	s->used_count = 0;
+	for (size_t i = 0; i < s->in_count; i++)
+		if (read[i])
+			s->used[s->used_count++] = i;
+	free(read);
+}
+
 static int
 plan(struct shape *s, char **field, size_t count)
 {
@@ -549,8 +575,11 @@ plan(struct shape *s, char **field, size_t count)
 
 	s->value = xcalloc(s->ext_count, sizeof *s->value);
 	s->value_len = xcalloc(s->ext_count, sizeof *s->value_len);
-	if (s->bom)
+	plan_used(s);
+	if (s->bom) {
+		csv_writer_flush(&s->w);
 		fwrite_unlocked("\xEF\xBB\xBF", 1, 3, s->w.fp);
+	}
 	if (!s->no_header_out) {
 		for (i = 0; i < s->out_count; i++)
 			put_cell(s, s->column[s->out_index[i]],
@@ -619,23 +648,22 @@ shape_row(struct csv_row *row, void *ctx)
 		if (status != 0)
 			return status;
 	}
-	if (count != s->in_count) {
-		if (count < s->in_count && s->pad) {
-			for (i = count; i < s->in_count; i++) {
-				s->value[i] = "";
-				s->value_len[i] = 0;
-			}
-		} else if (count > s->in_count && s->truncate) {
-			count = s->in_count;
-		} else {
-			csv_row_warn(row, 0, ": %zu fields, the header has %zu",
-			    count, s->in_count);
-			return EX_DATAERR;
-		}
+	if (count != s->in_count &&
+	    !(count < s->in_count && s->pad) &&
+	    !(count > s->in_count && s->truncate)) {
+		csv_row_warn(row, 0, ": %zu fields, the header has %zu",
+		    count, s->in_count);
+		return EX_DATAERR;
 	}
-	for (i = 0; i < count; i++) {
-		s->value[i] = row->field[i];
-		s->value_len[i] = row->len[i];
+	for (size_t k = 0; k < s->used_count; k++) {
+		i = s->used[k];
+		if (i < count) {
+			s->value[i] = row->field[i];
+			s->value_len[i] = row->len[i];
+		} else {	/* --pad */
+			s->value[i] = "";
+			s->value_len[i] = 0;
+		}
 	}
 	s->out_rows++;
 	for (i = 0; i < s->added_count; i++)
@@ -675,6 +703,10 @@ shape_output(void *ctx, FILE *fp)
 {
 	struct shape *s = ctx;
 
+	if (fp == NULL) {
+		csv_writer_flush(&s->w);
+		return;
+	}
 	s->w.fp = fp;
 	s->w.fields_in_row = 0;
 }
@@ -754,6 +786,7 @@ free_shape(struct shape *s)
 	free(s->out_index);
 	free(s->value);
 	free(s->value_len);
+	free(s->used);
 	free(s->scratch);
 	schema_free(&s->schema);
 }
@@ -818,6 +851,7 @@ main(int argc, char *argv[])
 		csv_writer_set_delim(&s.w, s.out_delim);
 	s.w.quote_all = s.quote_all;
 	s.w.crlf = s.crlf;
+	s.w.hold = 1;	/* each chunk's rows, flushed at its end */
 
 	read_opts.read.delim = s.in_delim;
 	read_opts.read.has_header = !s.no_header;
@@ -837,6 +871,7 @@ main(int argc, char *argv[])
 		} else if (s.names_count > 0)
 			status = plan(&s, s.names, s.names_count);
 	}
+	csv_writer_flush(&s.w);
 	if (s.max_errors > 0 && s.errors > s.max_errors)
 		warn("%s: %lu more errors not shown", s.input_name,
 		    s.errors - s.max_errors);
