@@ -929,12 +929,11 @@ static void
 write_field_direct(struct csv_writer *w, const char *s, size_t len)
 {
 	FILE *fp = w->fp;
-	int quote = w->quote_all;
 
 	row_flush(w);
 	if (w->fields_in_row++ > 0)
 		putc_unlocked(w->delim, fp);
-	if (!quote && plain_len(w, s, len) == len) {
+	if (!w->quote_all && plain_len(w, s, len) == len) {
 		fwrite_unlocked(s, 1, len, fp);
 		return;
 	}

@@ -111,7 +111,7 @@ struct csv_writer {
 	size_t fields_in_row;
 	unsigned char special[256];	/* bytes that force quoting */
 	size_t row_len;
-	char row[4096];		/* the row so far: csv_write_end writes it */
+	char row[4096];		/* gathered, not yet written to fp */
 };
 
 /*

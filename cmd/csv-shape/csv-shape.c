@@ -466,10 +466,6 @@ missing(struct shape *s, const char *name, const char *why)
 	warn("%s: no column %s%s", s->input_name, name, why);
 }
 
-/*
- * Names the columns (from the header, --names or by number), then works
- * out once where each option's column is. Returns an exit status.
- */
 /* Which input columns each row reads: written, checked or reformatted. */
 static void
 plan_used(struct shape *s)
@@ -494,6 +490,10 @@ plan_used(struct shape *s)
 	free(read);
 }
 
+/*
+ * Names the columns (from the header, --names or by number), then works
+ * out once where each option's column is. Returns an exit status.
+ */
 static int
 plan(struct shape *s, char **field, size_t count)
 {
