@@ -15,6 +15,9 @@
 # sftp exits; that run is printed too, for information ("no fsync").
 # SAME_CIPHER=1 also times OpenSSH with -f and the cipher and MAC sftp-put
 # negotiates (aes128-ctr, hmac-sha2-256), for information only.
+# It also prints the CPU time both ends took per GB, from /proc/stat (this
+# machine runs the server too), and how busy that kept the cores: a run
+# near 100% is bound by work per byte, one well below it by round trips.
 set -eu
 
 size_mb=${1:-1024}
@@ -56,6 +59,13 @@ cat "$dir/payload" >/dev/null	# warm the page cache for both runs
 sync	# neither run pays for writing back the payload or the other's copy
 
 now() { date +%s.%N; }
+# busy: the CPU time, in seconds, every core has spent so far on anything
+# but idling or waiting for the disk (user, nice, system, irq, softirq,
+# steal), from /proc/stat; client and server together, since both run here.
+busy() {
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {
+		printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+}
 user=$(id -un)
 printf 'put %s %s\n' "$dir/payload" "$dir/remote/payload" >"$dir/batch"
 
@@ -67,24 +77,33 @@ fresh() {
 }
 run_put() {
 	fresh
+	c0=$(busy)
 	t0=$(now)
 	# shellcheck disable=SC2086
 	sftp-put ${SFTP_PUT_OPTS:-} --known-hosts "$dir/known_hosts" \
 		-i "$dir/client" "sftp://$user@127.0.0.1:$port$dir/remote" \
 		"$dir/payload" >/dev/null
 	t1=$(now)
+	c1=$(busy)
 	cmp "$dir/payload" "$dir/remote/payload" >&2
-	awk -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f", t1 - t0 }'
+	took
+}
+# took: "seconds cpu-seconds" of the run just timed
+took() {
+	awk -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" \
+	    'BEGIN { printf "%.2f %.2f", t1 - t0, c1 - c0 }'
 }
 run_sftp() {
 	fresh
+	c0=$(busy)
 	t0=$(now)
 	sftp -q -b "$dir/batch" -i "$dir/client" -P "$port" \
 		-o UserKnownHostsFile="$dir/known_hosts" -o BatchMode=yes \
 		"$@" "$user@127.0.0.1" >/dev/null
 	t1=$(now)
+	c1=$(busy)
 	cmp "$dir/payload" "$dir/remote/payload" >&2
-	awk -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f", t1 - t0 }'
+	took
 }
 median() {
 	tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
@@ -96,14 +115,18 @@ median() {
 run_put >/dev/null
 run_sftp -f >/dev/null
 
-put_s= sftp_s= nosync_s= same_s=
+put_s= sftp_s= nosync_s= same_s= put_c= sftp_c= nosync_c= same_c=
 i=0
 while [ "$i" -lt "$runs" ]; do
-	put_s="$put_s $(run_put)"
-	sftp_s="$sftp_s $(run_sftp -f)"
-	nosync_s="$nosync_s $(run_sftp)"
+	r=$(run_put)
+	put_s="$put_s ${r% *}" put_c="$put_c ${r#* }"
+	r=$(run_sftp -f)
+	sftp_s="$sftp_s ${r% *}" sftp_c="$sftp_c ${r#* }"
+	r=$(run_sftp)
+	nosync_s="$nosync_s ${r% *}" nosync_c="$nosync_c ${r#* }"
 	if [ "${SAME_CIPHER:-0}" = 1 ]; then
-		same_s="$same_s $(run_sftp -f -c aes128-ctr -o MACs=hmac-sha2-256)"
+		r=$(run_sftp -f -c aes128-ctr -o MACs=hmac-sha2-256)
+		same_s="$same_s ${r% *}" same_c="$same_c ${r#* }"
 	fi
 	i=$((i + 1))
 done
@@ -112,9 +135,15 @@ a=$(echo "$put_s" | median)
 b=$(echo "$sftp_s" | median)
 n=$(echo "$nosync_s" | median)
 c=$(echo "${same_s:-0}" | median)
+# CPU-seconds per run, both ends together: where the two cores went
+ac=$(echo "$put_c" | median)
+bc=$(echo "$sftp_c" | median)
+nc=$(echo "$nosync_c" | median)
+cc=$(echo "${same_c:-0}" | median)
 awk -v mb="$size_mb" -v runs="$runs" -v a="$a" -v b="$b" -v c="$c" \
     -v n="$n" -v as="$put_s" -v bs="$sftp_s" -v cs="$same_s" \
-    -v ns="$nosync_s" 'BEGIN {
+    -v ns="$nosync_s" -v ac="$ac" -v bc="$bc" -v nc="$nc" -v cc="$cc" \
+    -v cores="$(nproc)" 'BEGIN {
 	printf "size           %d MB, median of %d runs each, taking turns\n", \
 	    mb, runs
 	printf "sftp-put       %.1f MB/s (%.2f s; runs:%s)\n", mb / a, a, as
@@ -124,6 +153,15 @@ awk -v mb="$size_mb" -v runs="$runs" -v a="$a" -v b="$b" -v c="$c" \
 	if (c > 0)
 		printf "  same cipher  %.1f MB/s (%.2f s; runs:%s; -f, aes128-ctr, " \
 		    "hmac-sha2-256; information only)\n", mb / c, c, cs
+	gb = mb / 1024
+	printf "CPU, client and server together (median CPU-seconds per GB; " \
+	    "share of the %d cores busy):\n", cores
+	printf "  sftp-put       %5.2f  %3.0f%%\n", ac / gb, 100 * ac / (a * cores)
+	printf "  sftp -f        %5.2f  %3.0f%%\n", bc / gb, 100 * bc / (b * cores)
+	printf "  sftp           %5.2f  %3.0f%%\n", nc / gb, 100 * nc / (n * cores)
+	if (c > 0)
+		printf "  same cipher    %5.2f  %3.0f%%\n", cc / gb, \
+		    100 * cc / (c * cores)
 	ratio = (mb / a) / (mb / b)
 	printf "ratio          %.2fx (sftp-put against sftp -f)\n", ratio
 	if (ratio >= 0.9) {
