@@ -3,8 +3,9 @@
 # and 11 columns with quoted fields (commas and doubled quotes inside),
 # then picks and reorders 3 columns with csv-shape, Miller, csvkit, DuckDB
 # (@duckdb/node-api, installed here from npm) and a bare libcsv parse loop,
-# and prints MB/s and ratios. Then it feeds csv-shape about 2 GB through a
-# pipe and reports its peak resident size.
+# and prints MB/s and ratios, with the floor on this machine: libcsv alone
+# on every core at once, which 8x Miller is set against. Then it feeds
+# csv-shape about 2 GB through a pipe and reports its peak resident size.
 #
 #   sh bench/csv-shape.sh            (ROWS=2000000 RUNS=3 BIG_COPIES=8)
 #   ROWS=200000 SLOW=no sh bench/csv-shape.sh   (quick look, no csvkit)

@@ -59,51 +59,45 @@ cat "$dir/payload" >/dev/null	# warm the page cache for both runs
 sync	# neither run pays for writing back the payload or the other's copy
 
 now() { date +%s.%N; }
-# busy: the CPU time, in seconds, every core has spent so far on anything
-# but idling or waiting for the disk (user, nice, system, irq, softirq,
-# steal), from /proc/stat; client and server together, since both run here.
+# busy: the CPU time, in seconds, every core has spent so far running
+# something (user, nice, system, irq, softirq; not idle, not waiting for
+# the disk, not stolen by the host), from /proc/stat: client and server
+# together, since both run here.
 busy() {
 	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {
-		printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+		printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat
 }
 user=$(id -un)
 printf 'put %s %s\n' "$dir/payload" "$dir/remote/payload" >"$dir/batch"
 
-# Each run starts with no remote copy and nothing left to write back, and
-# checks the copy; prints the seconds it took.
+# fresh: no remote copy, and nothing left to write back
 fresh() {
 	rm -f "$dir/remote/payload"
 	sync
 }
-run_put() {
+# timed CMD...: runs one upload from scratch and checks the copy; prints
+# "seconds cpu-seconds"
+timed() {
 	fresh
 	c0=$(busy)
 	t0=$(now)
-	# shellcheck disable=SC2086
-	sftp-put ${SFTP_PUT_OPTS:-} --known-hosts "$dir/known_hosts" \
-		-i "$dir/client" "sftp://$user@127.0.0.1:$port$dir/remote" \
-		"$dir/payload" >/dev/null
+	"$@" >/dev/null
 	t1=$(now)
 	c1=$(busy)
 	cmp "$dir/payload" "$dir/remote/payload" >&2
-	took
-}
-# took: "seconds cpu-seconds" of the run just timed
-took() {
 	awk -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" \
 	    'BEGIN { printf "%.2f %.2f", t1 - t0, c1 - c0 }'
 }
+run_put() {
+	# shellcheck disable=SC2086
+	timed sftp-put ${SFTP_PUT_OPTS:-} --known-hosts "$dir/known_hosts" \
+		-i "$dir/client" "sftp://$user@127.0.0.1:$port$dir/remote" \
+		"$dir/payload"
+}
 run_sftp() {
-	fresh
-	c0=$(busy)
-	t0=$(now)
-	sftp -q -b "$dir/batch" -i "$dir/client" -P "$port" \
+	timed sftp -q -b "$dir/batch" -i "$dir/client" -P "$port" \
 		-o UserKnownHostsFile="$dir/known_hosts" -o BatchMode=yes \
-		"$@" "$user@127.0.0.1" >/dev/null
-	t1=$(now)
-	c1=$(busy)
-	cmp "$dir/payload" "$dir/remote/payload" >&2
-	took
+		"$@" "$user@127.0.0.1"
 }
 median() {
 	tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
