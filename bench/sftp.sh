@@ -22,7 +22,8 @@
 # must spend that OpenSSH does not (libssh2 1.10 encrypting AES-CTR a block
 # a call, the receipt's SHA-256), from openssl speed; and the ratio of each
 # pair of runs, next to each other in time, to show how far the host's
-# drift moves the figure. Both are information; PASS is the ratio above.
+# drift moves the figure. Both are information; PASS is still the ratio
+# of the medians.
 set -eu
 
 size_mb=${1:-1024}
@@ -104,8 +105,11 @@ run_sftp() {
 		-o UserKnownHostsFile="$dir/known_hosts" -o BatchMode=yes \
 		"$@" "$user@127.0.0.1"
 }
+sorted() {	# the words of stdin, a number a line, smallest first
+	tr ' ' '\n' | grep . | sort -n
+}
 median() {
-	tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
+	sorted | awk '{ v[NR] = $1 } END {
 		print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
@@ -114,15 +118,13 @@ median() {
 run_put >/dev/null
 run_sftp -f >/dev/null
 
-put_s= sftp_s= nosync_s= same_s= put_c= sftp_c= nosync_c= same_c= pairs=
+put_s= sftp_s= nosync_s= same_s= put_c= sftp_c= nosync_c= same_c=
 i=0
 while [ "$i" -lt "$runs" ]; do
 	r=$(run_put)
 	put_s="$put_s ${r% *}" put_c="$put_c ${r#* }"
-	p=${r% *}
 	r=$(run_sftp -f)
 	sftp_s="$sftp_s ${r% *}" sftp_c="$sftp_c ${r#* }"
-	pairs="$pairs $(awk -v a="$p" -v b="${r% *}" 'BEGIN { printf "%.3f", b / a }')"
 	r=$(run_sftp)
 	nosync_s="$nosync_s ${r% *}" nosync_c="$nosync_c ${r#* }"
 	if [ "${SAME_CIPHER:-0}" = 1 ]; then
@@ -143,9 +145,12 @@ nc=$(echo "$nosync_c" | median)
 cc=$(echo "${same_c:-0}" | median)
 # The ratio of each sftp-put run to the sftp -f run right after it: the
 # host's speed drifts between pairs more than within one.
+pairs=$(awk -v a="$put_s" -v b="$sftp_s" 'BEGIN {
+	n = split(a, x, " "); split(b, y, " ")
+	for (i = 1; i <= n; i++) printf " %.3f", y[i] / x[i] }')
 pm=$(echo "$pairs" | median)
-plo=$(echo "$pairs" | tr ' ' '\n' | grep . | sort -n | head -n 1)
-phi=$(echo "$pairs" | tr ' ' '\n' | grep . | sort -n | tail -n 1)
+plo=$(echo "$pairs" | sorted | head -n 1)
+phi=$(echo "$pairs" | sorted | tail -n 1)
 # What sftp-put must do per byte that OpenSSH does not, from openssl speed
 # on this machine: libssh2 1.10 (Debian 12's) hands AES-CTR one 16-byte
 # block per call, where OpenSSH encrypts whole packets; and the receipt's
