@@ -316,6 +316,19 @@ sftp_fingerprint(LIBSSH2_SESSION *session)
 	return xasprintf("SHA256:%s", b64);
 }
 
+/* Appends ",item" (or "item" to an empty list) while it fits. */
+static void
+list_add(char *list, size_t size, const char *item)
+{
+	size_t len = strlen(list);
+
+	if (len + (len > 0) + strlen(item) >= size)
+		return;
+	if (len > 0)
+		list[len++] = ',';
+	strcpy(list + len, item);
+}
+
 static const struct {
 	int knownhost;
 	const char *methods;
@@ -348,32 +361,49 @@ hostkey_knownhost_type(int type)
 }
 
 /*
+ * The host key types known_hosts holds for this host, as a method list
+ * ("" for none): libssh2 answers "mismatch" for a made-up key exactly
+ * when an entry of that type exists for the host.
+ */
+static void
+known_key_types(LIBSSH2_KNOWNHOSTS *kh, const struct sftp_url *u,
+    char *buf, size_t size)
+{
+	size_t i;
+
+	*buf = '\0';
+	for (i = 0; i < sizeof key_kinds / sizeof key_kinds[0]; i++) {
+		int rc = libssh2_knownhost_checkp(kh, u->host, u->port, "AAAA",
+		    4, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+		    LIBSSH2_KNOWNHOST_KEYENC_BASE64 | key_kinds[i].knownhost,
+		    NULL);
+
+		if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+			list_add(buf, size, key_kinds[i].methods);
+	}
+}
+
+/*
  * Like OpenSSH, ask the server for a host key of a type known_hosts holds
- * for this host, so a server with several keys is not refused because it
- * offered another one first. libssh2 answers "mismatch" for a made-up key
- * exactly when an entry of that type exists for the host.
+ * for this host first, so a server with several keys is not refused
+ * because it offered another one first; then for the other types, so a
+ * server that no longer has a key of a known type is refused for that
+ * (status 77, with the fingerprint of the key it has now) instead of
+ * failing the key exchange as if the network had.
  */
 static void
 prefer_known_key_types(struct sftp_conn *c, LIBSSH2_KNOWNHOSTS *kh)
 {
-	char prefs[256] = "";
+	char prefs[256];
 	size_t i;
 
-	for (i = 0; i < sizeof key_kinds / sizeof key_kinds[0]; i++) {
-		int rc = libssh2_knownhost_checkp(kh, c->url->host,
-		    c->url->port, "AAAA", 4, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-		    LIBSSH2_KNOWNHOST_KEYENC_BASE64 | key_kinds[i].knownhost,
-		    NULL);
-
-		if (rc != LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
-			continue;
-		if (prefs[0] != '\0')
-			strcat(prefs, ",");
-		strcat(prefs, key_kinds[i].methods);
-	}
-	if (prefs[0] != '\0')
-		libssh2_session_method_pref(c->session, LIBSSH2_METHOD_HOSTKEY,
-		    prefs);
+	known_key_types(kh, c->url, prefs, sizeof prefs);
+	if (prefs[0] == '\0')
+		return;
+	for (i = 0; i < sizeof key_kinds / sizeof key_kinds[0]; i++)
+		if (strstr(prefs, key_kinds[i].methods) == NULL)
+			list_add(prefs, sizeof prefs, key_kinds[i].methods);
+	libssh2_session_method_pref(c->session, LIBSSH2_METHOD_HOSTKEY, prefs);
 }
 
 static char *
@@ -433,9 +463,19 @@ verify_host_key(struct sftp_conn *c, LIBSSH2_KNOWNHOSTS *kh,
 	if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
 		warn("%s: HOST KEY CHANGED: the server's key %s does not match "
 		    "%s; refusing to connect", c->url->where, fp, path);
-	else if (rc == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND)
-		warn("%s: unknown host key %s: not in %s; refusing to connect",
-		    c->url->where, fp, path);
+	else if (rc == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND) {
+		char known[256];
+
+		known_key_types(kh, c->url, known, sizeof known);
+		if (known[0] != '\0')
+			warn("%s: unknown host key %s: the server offers "
+			    "none of the key types %s holds for it (%s); "
+			    "refusing to connect", c->url->where, fp, path,
+			    known);
+		else
+			warn("%s: unknown host key %s: not in %s; refusing to "
+			    "connect", c->url->where, fp, path);
+	}
 	else
 		warn("%s: cannot check the host key %s against %s",
 		    c->url->where, fp, path);
@@ -597,6 +637,43 @@ done:
 	return status;
 }
 
+/* Ciphers that are fast with AES-NI first. */
+#define CIPHERS	"aes128-ctr,aes256-ctr,aes192-ctr,aes128-cbc,aes256-cbc"
+
+/*
+ * libssh2 fails the handshake with LIBSSH2_ERROR_KEX_FAILURE when the two
+ * sides' lists of key exchanges, host key types, ciphers or MACs have
+ * nothing in common (a dropped connection is another error): a setting
+ * of the server that no retry cures. Says what this end offers, so the
+ * server's owner can compare it with theirs (sshd -T).
+ */
+static void
+no_common_methods(struct sftp_conn *c)
+{
+	static const int kinds[] = {
+		LIBSSH2_METHOD_MAC_CS, LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_KEX
+	};
+	char lists[3][512];
+	size_t i;
+
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		const char **algs;
+		int n = libssh2_session_supported_algs(c->session, kinds[i],
+		    &algs), j;
+
+		lists[i][0] = '\0';
+		for (j = 0; j < n; j++)
+			list_add(lists[i], sizeof lists[i], algs[j]);
+		if (n > 0)
+			libssh2_free(c->session, (void *)algs);
+	}
+	warn("%s: SSH handshake: no key exchange, host key type, cipher or "
+	    "MAC in common with the server; this end (libssh2 %s) offers "
+	    "ciphers %s; MACs %s; host key types %s; key exchanges %s",
+	    c->url->where, libssh2_version(0), CIPHERS, lists[0], lists[1],
+	    lists[2]);
+}
+
 int
 sftp_open(struct sftp_conn *c, const struct sftp_url *u,
     const struct sftp_opts *o)
@@ -624,13 +701,15 @@ sftp_open(struct sftp_conn *c, const struct sftp_url *u,
 		return EX_CONFIG;
 	}
 	prefer_known_key_types(c, kh);
-	/* Ciphers that are fast with AES-NI first. */
 	libssh2_session_method_pref(c->session, LIBSSH2_METHOD_CRYPT_CS,
-	    "aes128-ctr,aes256-ctr,aes192-ctr,aes128-cbc,aes256-cbc");
+	    CIPHERS);
 	libssh2_session_method_pref(c->session, LIBSSH2_METHOD_CRYPT_SC,
-	    "aes128-ctr,aes256-ctr,aes192-ctr,aes128-cbc,aes256-cbc");
+	    CIPHERS);
 	rc = libssh2_session_handshake(c->session, c->sock);
-	if (rc != 0) {
+	if (rc == LIBSSH2_ERROR_KEX_FAILURE) {
+		no_common_methods(c);
+		status = EX_UNAVAILABLE;
+	} else if (rc != 0) {
 		status = sftp_fail(c, "SSH handshake");
 		if (status != EX_TEMPFAIL)
 			status = EX_UNAVAILABLE;
@@ -723,7 +802,6 @@ sftp_transient(struct sftp_conn *c)
 	case LIBSSH2_ERROR_CHANNEL_CLOSED:
 	case LIBSSH2_ERROR_CHANNEL_EOF_SENT:
 	case LIBSSH2_ERROR_CHANNEL_FAILURE:
-	case LIBSSH2_ERROR_KEX_FAILURE:
 	case LIBSSH2_ERROR_KEY_EXCHANGE_FAILURE:
 	case LIBSSH2_ERROR_BAD_SOCKET:
 	case LIBSSH2_ERROR_EAGAIN:

@@ -117,11 +117,20 @@ receipt_of() {
 	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
 	[ "$status" -eq 77 ]
 	[[ "$output" == *"unknown host key $(sshd_fingerprint): not in $KNOWN_HOSTS"* ]]
-	ssh-keygen -q -t ed25519 -N '' -f "$W/impostor"
-	printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$W/impostor.pub")" >"$KNOWN_HOSTS"
+	known_hosts_impostor ed25519
 	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
 	[ "$status" -eq 77 ]
 	[[ "$output" == *"HOST KEY CHANGED: the server's key $(sshd_fingerprint)"* ]]
+	[ -z "$(ls -A "$W/in")" ]
+}
+
+@test "no MAC in common with the server: 69 at once, nothing downloaded" {
+	remote_file a.csv 'a'
+	sshd_reconfigure "MACs umac-128@openssh.com"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"SSH handshake: no key exchange, host key type, cipher or MAC in common with the server; this end (libssh2 "*"; MACs hmac-sha2-256,"* ]]
+	[[ "$output" != *retry* ]]
 	[ -z "$(ls -A "$W/in")" ]
 }
 

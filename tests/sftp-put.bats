@@ -243,13 +243,45 @@ need_root() {
 	[[ "$output" == *"unknown host key $(sshd_fingerprint)"* ]]
 }
 
-@test "changed host key: exit 77 with the fingerprint, nothing written" {
-	ssh-keygen -q -t ed25519 -N '' -f "$W/impostor"
-	printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$W/impostor.pub")" >"$KNOWN_HOSTS"
+@test "changed host key, or a key of a type the server no longer has: exit 77 with the fingerprint, nothing written" {
+	known_hosts_impostor ed25519
 	echo x >"$W/a.csv"
 	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
 	[ "$status" -eq 77 ]
 	[[ "$output" == *"HOST KEY CHANGED: the server's key $(sshd_fingerprint) does not match $KNOWN_HOSTS"* ]]
+	[ -z "$(ls -A "$REMOTE")" ]
+	# known_hosts holds only an ECDSA key; the server has only Ed25519:
+	# refused as unknown, naming the type held, and (a refusal, not a
+	# network failure) not retried
+	known_hosts_impostor ecdsa
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"unknown host key $(sshd_fingerprint): the server offers none of the key types $KNOWN_HOSTS holds for it (ecdsa-sha2-nistp256); refusing to connect"* ]]
+	[[ "$output" != *retry* ]]
+	[ -z "$(ls -A "$REMOTE")" ]
+}
+
+@test "several host keys: the server is asked first for the type known_hosts holds" {
+	# libssh2 asks for ECDSA before Ed25519 unless told; known_hosts
+	# holds only the server's Ed25519 key.
+	ssh-keygen -q -t ecdsa -N '' -f "$SSHD_DIR/host_ecdsa"
+	sshd_reconfigure "HostKey $SSHD_DIR/host_ecdsa"
+	echo x >"$W/a.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 0 ]
+	cmp "$W/a.csv" "$REMOTE/a.csv"
+}
+
+@test "no MAC in common with the server: 69 at once, naming what this end offers" {
+	# UMAC is in OpenSSH and in no libssh2
+	sshd_reconfigure "MACs umac-128@openssh.com,umac-64-etm@openssh.com"
+	echo x >"$W/a.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"SSH handshake: no key exchange, host key type, cipher or MAC in common with the server; this end (libssh2 "*") offers ciphers aes128-ctr,"*"; MACs hmac-sha2-256,"*"; host key types "*"ssh-ed25519"*"; key exchanges "*"curve25519-sha256"* ]]
+	# a setting of the server, not a dropped connection: not retried
+	[[ "$output" != *retry* ]]
+	[[ "$output" != *"connection lost"* ]]
 	[ -z "$(ls -A "$REMOTE")" ]
 }
 

@@ -12,6 +12,7 @@
 #     REMOTE                        an empty directory SFTP_USER owns
 #     URL                           sftp://SFTP_USER@127.0.0.1:PORT
 # sshd_stop (teardown): stops the server and every session it forked.
+# sshd_reconfigure LINE... (in a test): restarts it with LINEs added.
 # sftp_suite NAME: for a program's suite, at the top of the file: NAME
 #   becomes SFTP_TEST_USER, and the hooks are defined: setup_file
 #   (sftp_user_create), teardown_file (sftp_user_remove), setup
@@ -124,6 +125,14 @@ sshd_restart() {
 	_sshd_run
 }
 
+# sshd_reconfigure LINE...: sshd stopped, the lines added to its config,
+# and started again on the same port with the same keys.
+sshd_reconfigure() {
+	sshd_kill_all
+	printf '%s\n' "$@" >>"$SSHD_DIR/sshd_config"
+	_sshd_run
+}
+
 # Prints the pids of $1's descendants, deepest last.
 _descendants() {
 	local child
@@ -145,6 +154,15 @@ sshd_kill_all() {
 
 sshd_stop() {
 	sshd_kill_all
+}
+
+# known_hosts_impostor TYPE: known_hosts holds, for the server, a key of
+# TYPE (ed25519, ecdsa, ...) made up here instead of the server's own.
+known_hosts_impostor() {
+	ssh-keygen -q -t "$1" -N '' -f "$BATS_TEST_TMPDIR/impostor_$1"
+	printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" \
+		"$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/impostor_$1.pub")" \
+		>"$KNOWN_HOSTS"
 }
 
 # The server's host key fingerprint as ssh-keygen prints it (SHA256:...).
