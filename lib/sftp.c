@@ -383,27 +383,65 @@ known_key_types(LIBSSH2_KNOWNHOSTS *kh, const struct sftp_url *u,
 	}
 }
 
+/* libssh2's names for METHOD (a LIBSSH2_METHOD_*), as a list in buf. */
+static void
+supported_list(LIBSSH2_SESSION *s, int method, char *buf, size_t size)
+{
+	const char **algs;
+	int n = libssh2_session_supported_algs(s, method, &algs), i;
+
+	*buf = '\0';
+	for (i = 0; i < n; i++)
+		list_add(buf, size, algs[i]);
+	if (n > 0)
+		libssh2_free(s, (void *)algs);
+}
+
+/* Whether name is an item of the comma-separated list. */
+static int
+list_has(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p;
+
+	for (p = list; (p = strstr(p, name)) != NULL; p += len)
+		if ((p == list || p[-1] == ',') &&
+		    (p[len] == '\0' || p[len] == ','))
+			return 1;
+	return 0;
+}
+
 /*
  * Like OpenSSH, ask the server for a host key of a type known_hosts holds
  * for this host first, so a server with several keys is not refused
  * because it offered another one first; then for the other types, so a
  * server that no longer has a key of a known type is refused for that
  * (status 77, with the fingerprint of the key it has now) instead of
- * failing the key exchange as if the network had.
+ * failing the key exchange as if the network had. Only names this
+ * libssh2 has: 1.10 strips others with an overlapping memcpy.
  */
 static void
 prefer_known_key_types(struct sftp_conn *c, LIBSSH2_KNOWNHOSTS *kh)
 {
-	char prefs[256];
+	char order[256], supported[512], prefs[256] = "";
+	char *name, *save;
 	size_t i;
 
-	known_key_types(kh, c->url, prefs, sizeof prefs);
-	if (prefs[0] == '\0')
+	known_key_types(kh, c->url, order, sizeof order);
+	if (order[0] == '\0')
 		return;
 	for (i = 0; i < sizeof key_kinds / sizeof key_kinds[0]; i++)
-		if (strstr(prefs, key_kinds[i].methods) == NULL)
-			list_add(prefs, sizeof prefs, key_kinds[i].methods);
-	libssh2_session_method_pref(c->session, LIBSSH2_METHOD_HOSTKEY, prefs);
+		if (strstr(order, key_kinds[i].methods) == NULL)
+			list_add(order, sizeof order, key_kinds[i].methods);
+	supported_list(c->session, LIBSSH2_METHOD_HOSTKEY, supported,
+	    sizeof supported);
+	for (name = strtok_r(order, ",", &save); name != NULL;
+	    name = strtok_r(NULL, ",", &save))
+		if (list_has(supported, name))
+			list_add(prefs, sizeof prefs, name);
+	if (prefs[0] != '\0')
+		libssh2_session_method_pref(c->session, LIBSSH2_METHOD_HOSTKEY,
+		    prefs);
 }
 
 static char *
@@ -656,17 +694,9 @@ no_common_methods(struct sftp_conn *c)
 	char lists[3][512];
 	size_t i;
 
-	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		const char **algs;
-		int n = libssh2_session_supported_algs(c->session, kinds[i],
-		    &algs), j;
-
-		lists[i][0] = '\0';
-		for (j = 0; j < n; j++)
-			list_add(lists[i], sizeof lists[i], algs[j]);
-		if (n > 0)
-			libssh2_free(c->session, (void *)algs);
-	}
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		supported_list(c->session, kinds[i], lists[i],
+		    sizeof lists[i]);
 	warn("%s: SSH handshake: no key exchange, host key type, cipher or "
 	    "MAC in common with the server; this end (libssh2 %s) offers "
 	    "ciphers %s; MACs %s; host key types %s; key exchanges %s",
