@@ -76,8 +76,9 @@ struct sftp_conn {
  * an exit status after a message: 75 for network trouble worth a retry,
  * 77 for host key and login failures (host_key_refused tells them apart),
  * 78 for missing credentials, 69 for a server that offers no SFTP or no
- * key exchange, host key type, cipher or MAC this end has. Separate connections may be opened and used
- * in separate threads once libssh2_init has run.
+ * key exchange, host key type, cipher or MAC this end has. Separate
+ * connections may be opened and used in separate threads once
+ * libssh2_init has run.
  */
 int sftp_open(struct sftp_conn *c, const struct sftp_url *u,
     const struct sftp_opts *o);
