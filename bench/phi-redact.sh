@@ -1,24 +1,50 @@
 #!/bin/sh
-# bench/phi-redact.sh: phi-redact's throughput and memory on 2,000,000 rows.
+# bench/phi-redact.sh: a benchmark, not a test. phi-redact against
+# csv-shape's pass-through of the same file, in the same run.
 #
-# Generates (once, under bench/.work/) an 11-column scheduling extract with
-# realistic patient columns, then redacts it with 3 hash, 2 shift, 1 zip3
-# and 2 drop rules (and 3 keep), printing MB/s of input over the wall time
-# and over the CPU time (steadier on a busy machine), and the peak RSS from
-# /usr/bin/time -v. A run over a tenth of the rows shows that memory
-# stays flat: both peaks should be the same.
+# Generates (once, under bench/.work/) an 11-column scheduling extract of
+# ROWS rows with realistic patient columns, then, RUNS times in turn:
+#   - csv-shape FILE (every column through, the parse and write alone),
+#   - phi-redact with 3 hash, 2 shift, 1 zip3 and 2 drop rules (3 keep),
+#   - the same phi-redact on one thread (SCHEDFEED_THREADS=1),
+# and prints each median wall and CPU time, the ratio of phi-redact's median
+# to csv-shape's (target: at most 1.7x) and whether the multi-core output
+# is byte for byte the one-thread output. Then it feeds phi-redact about
+# 2 GB through a pipe (BIG_COPIES copies of the file) and reports its peak
+# resident size (target: under 8 MB).
 #
-#   sh bench/phi-redact.sh            (uses build/bin/phi-redact)
-#   BIN=build-phi/bin/phi-redact ROWS=500000 sh bench/phi-redact.sh
+#   sh bench/phi-redact.sh               (ROWS=2000000 RUNS=3 BIG_COPIES=9)
+#   ROWS=200000 BIG_COPIES=1 sh bench/phi-redact.sh   (a quick look)
+#
+# Peers: csv-shape (built here), python3 for the data, GNU time for the
+# figures; as root it installs the missing Debian packages, otherwise it
+# names them and exits 69.
 set -eu
 cd "$(dirname "$0")/.."
-BIN=${BIN:-build/bin/phi-redact}
+TOP=$(pwd)
 ROWS=${ROWS:-2000000}
-WORK=bench/.work
+RUNS=${RUNS:-3}
+BIG_COPIES=${BIG_COPIES:-9}
+BUILD=${BUILD:-build-bench}
+WORK=$TOP/bench/.work
 DATA=$WORK/phi-redact-$ROWS.csv
-SMALL=$WORK/phi-redact-$((ROWS / 10)).csv
-[ -x "$BIN" ] || { echo "bench: $BIN not built (make)" >&2; exit 1; }
+
+need=""
+[ -x /usr/bin/time ] || need="$need time"
+[ -x /usr/bin/python3 ] || need="$need python3"
+if [ -n "$need" ]; then
+	if [ "$(id -u)" = 0 ]; then
+		apt-get install -y -q --no-install-recommends $need >&2
+	else
+		echo "bench: needs the Debian packages:$need (apt-get install" \
+		    "-y$need, as root)" >&2
+		exit 69
+	fi
+fi
 mkdir -p "$WORK"
+make -s BUILD="$BUILD" "$BUILD/bin/phi-redact" "$BUILD/bin/csv-shape"
+REDACT=$TOP/$BUILD/bin/phi-redact
+SHAPE=$TOP/$BUILD/bin/csv-shape
 
 generate() {
 	# rows, file: synthetic people, seeded so every run sees the same file
@@ -61,34 +87,92 @@ EOF
 }
 
 [ -s "$DATA" ] || generate "$ROWS" "$DATA"
-[ -s "$SMALL" ] || generate "$((ROWS / 10))" "$SMALL"
 
 # A throw-away key: the benchmark's tokens are never kept.
 PHI_REDACT_KEY=$(openssl rand -hex 32)
 export PHI_REDACT_KEY
 
-run() {
-	# file: prints "rows bytes seconds MB/s peak-KiB"
-	/usr/bin/time -v -o "$WORK/phi-redact-time.txt" "$BIN" \
-	    --hash appt_id,mrn,account_number --shift dob,appt_dttm \
-	    --subject mrn --zip3 zip_code --drop last_name,first_name \
-	    --keep location,activity,duration_min "$1" >/dev/null
-	bytes=$(stat -c %s "$1")
-	awk -v bytes="$bytes" -v file="$1" '
-	/Elapsed \(wall clock\)/ {
-		n = split($NF, t, ":")
-		secs = n == 3 ? t[1] * 3600 + t[2] * 60 + t[3] : t[1] * 60 + t[2]
-	}
-	/User time \(seconds\)/ { cpu += $NF }
-	/System time \(seconds\)/ { cpu += $NF }
-	/Maximum resident set size/ { rss = $NF }
-	END {
-		printf "%s: %d bytes in %.2f s = %.1f MB/s " \
-		    "(CPU %.2f s = %.1f MB/s), peak RSS %d KiB\n",
-		    file, bytes, secs, bytes / 1e6 / secs, cpu,
-		    bytes / 1e6 / cpu, rss
-	}' "$WORK/phi-redact-time.txt"
+# the rules (no spaces in them: split by the shell where used)
+RULES="--hash appt_id,mrn,account_number --shift dob,appt_dttm --subject mrn
+--zip3 zip_code --drop last_name,first_name --keep location,activity,duration_min"
+
+# timed NAME OUT CMD...: runs CMD with stdout to OUT; appends
+# "NAME wall cpu rss" to $WORK/phi-runs.txt
+timed() {
+	name=$1 out=$2
+	shift 2
+	/usr/bin/time -f "%e %U %S %M" -o "$WORK/phi-time.txt" "$@" >"$out"
+	read -r wall user sys rss <"$WORK/phi-time.txt"
+	echo "$name $wall $(echo "$user + $sys" | bc) $rss" >>"$WORK/phi-runs.txt"
 }
 
-run "$SMALL"
-run "$DATA"
+: >"$WORK/phi-runs.txt"
+# once untimed, so that every timed run finds the file in the page cache
+"$SHAPE" "$DATA" >/dev/null
+i=0
+while [ "$i" -lt "$RUNS" ]; do
+	timed csv-shape /dev/null "$SHAPE" "$DATA"
+	# shellcheck disable=SC2086
+	timed phi-redact "$WORK/phi-multi.csv" "$REDACT" $RULES "$DATA"
+	# shellcheck disable=SC2086
+	timed phi-redact-1-thread "$WORK/phi-one.csv" \
+	    env SCHEDFEED_THREADS=1 "$REDACT" $RULES "$DATA"
+	i=$((i + 1))
+done
+if cmp -s "$WORK/phi-multi.csv" "$WORK/phi-one.csv"; then
+	same="yes"
+else
+	same="NO (a FAIL)"
+fi
+rm -f "$WORK/phi-multi.csv" "$WORK/phi-one.csv"
+
+bytes=$(stat -c %s "$DATA")
+echo "phi-redact vs csv-shape's pass-through, $ROWS rows, $bytes bytes," \
+    "median of $RUNS runs each, taking turns ($(nproc) cores):"
+awk -v bytes="$bytes" '
+function median(list, n,    i, j, t, a) {
+	split(list, a, " ")
+	for (i = 1; i <= n; i++)
+		for (j = i + 1; j <= n; j++)
+			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ wall[$1] = wall[$1] " " $2; cpu[$1] = cpu[$1] " " $3; n[$1]++
+  if ($4 > rss[$1]) rss[$1] = $4 }
+END {
+	split("csv-shape phi-redact phi-redact-1-thread", order, " ")
+	for (k = 1; k <= 3; k++) {
+		name = order[k]
+		w[name] = median(wall[name], n[name])
+		c[name] = median(cpu[name], n[name])
+		printf "  %-20s %6.2f s wall %6.1f MB/s  %6.2f s CPU  peak RSS %d KiB\n",
+		    name, w[name], bytes / 1e6 / w[name], c[name], rss[name]
+	}
+	ratio = w["phi-redact"] / w["csv-shape"]
+	printf "  phi-redact / csv-shape: %.3fx the time (target at most 1.7x: %s), %.3fx the CPU\n",
+	    ratio, ratio <= 1.7 ? "PASS" : "FAIL", c["phi-redact"] / c["csv-shape"]
+	printf "  phi-redact one thread / on every core: %.3fx the time\n",
+	    w["phi-redact-1-thread"] / w["phi-redact"]
+}' "$WORK/phi-runs.txt"
+echo "  multi-core output identical to the one-thread output: $same"
+
+# About 2 GB through a pipe: the header once, then the rows BIG_COPIES times.
+big() {
+	head -n 1 "$DATA"
+	i=0
+	while [ "$i" -lt "$BIG_COPIES" ]; do
+		tail -n +2 "$DATA"
+		i=$((i + 1))
+	done
+}
+# shellcheck disable=SC2086
+big | /usr/bin/time -f "%e %M" -o "$WORK/phi-time.txt" "$REDACT" $RULES |
+    wc -c >"$WORK/phi-big-out.txt"
+read -r wall rss <"$WORK/phi-time.txt"
+awk -v copies="$BIG_COPIES" -v bytes="$bytes" -v wall="$wall" -v rss="$rss" \
+    -v out="$(cat "$WORK/phi-big-out.txt")" 'BEGIN {
+	in_bytes = copies * bytes
+	printf "  %.2f GB through a pipe in %.2f s (%d bytes out): peak RSS %d KiB" \
+	    " (target under 8 MB: %s)\n", in_bytes / 1e9, wall, out, rss,
+	    rss < 8192 ? "PASS" : "FAIL"
+}'

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "csvio.h"
 #include "err.h"
@@ -732,6 +733,24 @@ chunk_fill(struct csv_chunk *c, FILE *in, size_t want)
 			break;
 		c->len += got;
 	}
+}
+
+unsigned
+csv_workers(void)
+{
+	const char *env = getenv("SCHEDFEED_THREADS");
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (env != NULL && *env != '\0') {
+		char *end;
+		long n = strtol(env, &end, 10);
+
+		if (*end == '\0' && n >= 1 && n <= 64)
+			return (unsigned)n;
+		warn("SCHEDFEED_THREADS=%s is not a number from 1 to 64; "
+		    "ignored", env);
+	}
+	return cores < 1 ? 1 : cores > 4 ? 4 : (unsigned)cores;
 }
 
 int

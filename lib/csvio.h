@@ -86,6 +86,13 @@ struct csv_chunks_opts {
 };
 
 /*
+ * How many workers a program gives csv_read_chunks: one per core, at most
+ * four, or SCHEDFEED_THREADS when it is set to a number from 1 to 64 (1
+ * for a run on one thread, to compare with).
+ */
+unsigned csv_workers(void);
+
+/*
  * Returns as csv_read does. Each chunk's output goes to out in order;
  * *counted is set to the number of counted messages (see csv_row_warn).
  */

@@ -587,3 +587,97 @@ for i in range(1, 30001):
 		[ "$stderr" = "phi-redact: $W/in.csv: row 1, column zip: not a ZIP code (--on-error mask would mask it)" ]
 	done
 }
+
+# ---- every core: lib/csvio's chunks, as csv-shape reads them ----
+
+# many_chunks FILE [BAD_EVERY]: about 4 MB (16 chunks of 256 KiB) of
+# patients with quoted commas, quotes and newlines inside cells; with
+# BAD_EVERY, every BAD_EVERY-th date is not a date.
+many_chunks() {
+	"$PY" - "$1" "${2:-0}" <<'PYEOF'
+import sys
+path, bad = sys.argv[1], int(sys.argv[2])
+with open(path, "w", newline="") as out:
+    out.write("mrn,name,dob,zip,note\n")
+    for i in range(1, 60001):
+        dob = "x%d" % i if bad and i % bad == 0 else \
+            "19%02d-%02d-%02d" % (40 + i % 60, 1 + i % 12, 1 + i % 28)
+        note = '"line one, ""quoted""\nline two %d"' % i if i % 7 == 0 \
+            else "plain %d" % i
+        out.write('M%06d,"Doe, Jane %d",%s,%05d,%s\n'
+                  % (i, i, dob, 48000 + i % 999, note))
+PYEOF
+}
+
+@test "every core: tokens, shifts and bytes as on one thread, over many chunks" {
+	many_chunks "$W/in.csv"
+	[ "$(stat -c %s "$W/in.csv")" -gt 3000000 ]
+	rules="--hash mrn --shift dob --subject mrn --zip3 zip --drop name --keep note"
+	# shellcheck disable=SC2086
+	SCHEDFEED_THREADS=1 phi-redact $rules "$W/in.csv" >"$W/one.csv"
+	for threads in 2 4; do
+		# shellcheck disable=SC2086
+		SCHEDFEED_THREADS=$threads phi-redact $rules "$W/in.csv" \
+		    >"$W/many.csv"
+		cmp "$W/one.csv" "$W/many.csv"
+	done
+	# and the bytes are the right ones: every row, the first and last tokens
+	[ "$("$PY" -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1]))))' "$W/one.csv")" -eq 60001 ]
+	[ "$(sed -n 2p "$W/one.csv" | cut -d, -f1)" = "$(token "$TEST_KEY" M000001)" ]
+	last=$("$PY" -c 'import csv,sys; print(list(csv.reader(open(sys.argv[1])))[-1][0])' "$W/one.csv")
+	[ "$last" = "$(token "$TEST_KEY" M060000)" ]
+}
+
+@test "every core: the first bad cell stops there with its own message, as on one thread" {
+	many_chunks "$W/in.csv" 31111
+	for threads in 1 2 4; do
+		SCHEDFEED_THREADS=$threads run --separate-stderr phi-redact \
+		    --hash mrn --year dob --drop name,zip,note "$W/in.csv"
+		[ "$status" -eq 65 ]
+		[ "$stderr" = "phi-redact: $W/in.csv: row 31111, column dob: not a date (--on-error mask would mask it)" ]
+		# every row before it written, in order, none after
+		[ "$(printf '%s\n' "$output" | wc -l)" -eq 31111 ]
+		[ "$(printf '%s\n' "$output" | tail -n 1 | cut -d, -f1)" = "$(token "$TEST_KEY" M031110)" ]
+	done
+}
+
+@test "every core: cells masked on every worker are counted together" {
+	many_chunks "$W/in.csv" 4000
+	for threads in 1 2 4; do
+		SCHEDFEED_THREADS=$threads run --separate-stderr phi-redact \
+		    --on-error mask --hash mrn --year dob --drop name,zip,note \
+		    "$W/in.csv"
+		[ "$status" -eq 0 ]
+		[ "$stderr" = "phi-redact: $W/in.csv: column dob: 15 unreadable cells masked (--on-error mask)" ]
+		[ "$(printf '%s\n' "$output" | grep -c ',REDACTED$')" -eq 15 ]
+	done
+}
+
+@test "every core: the rows run on worker threads; SCHEDFEED_THREADS=1 keeps one" {
+	many_chunks "$W/in.csv"
+	for threads in 1 2; do
+		rm -f "$W/fifo"
+		mkfifo "$W/fifo"
+		SCHEDFEED_THREADS=$threads phi-redact --keep mrn,name,dob,zip,note \
+		    <"$W/fifo" >/dev/null 2>&1 &
+		pid=$!
+		# a megabyte in, the pipe then kept open: the workers are up
+		exec 7>"$W/fifo"
+		head -c 1000000 "$W/in.csv" >&7
+		for _ in $(seq 100); do
+			got=$(awk '/^Threads:/ { print $2 }' "/proc/$pid/status")
+			[ "$got" -lt $((threads + 1)) ] || break
+			sleep 0.1
+		done
+		exec 7>&-
+		wait "$pid" || true
+		# the reader, and one worker per thread asked for
+		[ "$got" -eq $((threads + 1)) ]
+	done
+	SCHEDFEED_THREADS=lots run --separate-stderr phi-redact --keep mrn <<<'mrn
+1'
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "phi-redact: SCHEDFEED_THREADS=lots is not a number from 1 to 64; ignored" ]
+	[ "$output" = "mrn
+1" ]
+}

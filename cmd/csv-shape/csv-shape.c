@@ -746,17 +746,15 @@ shape_unfork(void *ctx)
 	free(t);
 }
 
-/* Workers: one per core, at most four; one when rows are numbered, since
- * the count runs through every row. */
+/* Workers: csv_workers(); one when rows are numbered, since the count
+ * runs through every row. */
 static unsigned
 shape_workers(const struct shape *s)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
 	for (size_t i = 0; i < s->added_count; i++)
 		if (s->added[i].value == NULL)
 			return 1;
-	return cores < 1 ? 1 : cores > 4 ? 4 : (unsigned)cores;
+	return csv_workers();
 }
 
 static void

@@ -17,7 +17,6 @@
 #include "err.h"
 #include "mem.h"
 #include "policy.h"
-#include "relay.h"
 #include "secret.h"
 
 #define KEY_MIN 32
@@ -47,10 +46,15 @@ struct hmac {
 struct column {
 	char *label;		/* the header name, or "#N" when it is empty */
 	enum rule rule;
-	unsigned long masked;	/* unreadable cells masked */
 };
 
+/*
+ * The redactor: settled once, then read only, except the row's working
+ * space (arena, out, out_len, masked, writer), which each worker of
+ * csv_read_chunks has a copy of (redactor_fork).
+ */
 struct redactor {
+	struct redactor *parent;	/* a worker's copy: whose it is */
 	const struct policy *policy;
 	const char *input_name;
 	struct column *column;
@@ -63,11 +67,12 @@ struct redactor {
 	int mask_errors;
 	const char *mask_text;
 	size_t mask_len;
+	int have_header;	/* the columns are planned */
 	char *arena;		/* CELL_MAX bytes per column */
 	const char **out;	/* each output cell: a field, the arena or */
 	size_t *out_len;	/* the mask text */
+	unsigned long *masked;	/* per column: unreadable cells masked */
 	struct csv_writer writer;
-	struct relay *relay;	/* set once the header is written */
 };
 
 static const char digits[] = "0123456789abcdef";
@@ -300,6 +305,25 @@ write_row(struct redactor *r, const char *const *cell, const size_t *len)
 	csv_write_end(&r->writer);
 }
 
+/* A row's working space, for the columns of the header. */
+static void
+redactor_space(struct redactor *r)
+{
+	r->arena = xmalloc(r->column_count * CELL_MAX);
+	r->out = xcalloc(r->column_count, sizeof *r->out);
+	r->out_len = xcalloc(r->column_count, sizeof *r->out_len);
+	r->masked = xcalloc(r->column_count, sizeof *r->masked);
+}
+
+static void
+redactor_space_free(struct redactor *r)
+{
+	free(r->arena);
+	free(r->out);
+	free(r->out_len);
+	free(r->masked);
+}
+
 static int
 take_header(struct redactor *r, struct csv_row *row)
 {
@@ -345,14 +369,16 @@ take_header(struct redactor *r, struct csv_row *row)
 			return EX_DATAERR;
 		}
 	}
-	r->arena = xmalloc(row->count * CELL_MAX);
-	r->out = xcalloc(row->count, sizeof *r->out);
-	r->out_len = xcalloc(row->count, sizeof *r->out_len);
+	redactor_space(r);
+	r->have_header = 1;
 	write_row(r, (const char *const *)row->field, row->len);
 	return 0;
 }
 
-/* Runs on the relay's thread: every data row, in order. */
+/*
+ * Every record, the header first; in input order within a chunk, on the
+ * chunk's worker, with that worker's copy of the redactor.
+ */
 static int
 redact_row(struct csv_row *row, void *ctx)
 {
@@ -360,9 +386,11 @@ redact_row(struct csv_row *row, void *ctx)
 	long offset = 0;
 	int have_offset = 0;
 
+	if (!r->have_header)
+		return take_header(r, row);
 	if (row->count != r->column_count) {
-		warn("%s: row %lu: %zu fields where the header has %zu",
-		    r->input_name, row->row, row->count, r->column_count);
+		csv_row_warn(row, 0, ": %zu fields where the header has %zu",
+		    row->count, r->column_count);
 		return EX_DATAERR;
 	}
 	/* Transform the whole row first: a row is written whole or not. */
@@ -412,21 +440,19 @@ redact_row(struct csv_row *row, void *ctx)
 		if (out_len > 0 || c->rule == RULE_MASK)
 			continue;
 		if (r->mask_errors) {
-			c->masked++;
+			r->masked[i]++;
 			r->out[i] = r->mask_text;
 			r->out_len[i] = r->mask_len;
 			continue;
 		}
 		if (c->rule == RULE_SHIFT && !have_offset)
-			warn("%s: row %lu, column %s: the subject column %s is "
-			    "empty, so there is no offset to shift by",
-			    r->input_name, row->row, c->label,
-			    r->column[r->subject].label);
+			csv_row_warn(row, 0, ", column %s: the subject column "
+			    "%s is empty, so there is no offset to shift by",
+			    c->label, r->column[r->subject].label);
 		else {
 			reason = unreadable_reason(c->rule);
-			warn("%s: row %lu, column %s: %s (--on-error mask "
-			    "would mask it)", r->input_name, row->row, c->label,
-			    reason);
+			csv_row_warn(row, 0, ", column %s: %s (--on-error mask "
+			    "would mask it)", c->label, reason);
 		}
 		return EX_DATAERR;
 	}
@@ -434,31 +460,48 @@ redact_row(struct csv_row *row, void *ctx)
 	return 0;
 }
 
-/*
- * Before csv_read reports a later line, the rows already handed over are
- * dealt with, so a row's own message comes first, as it would on one
- * thread.
- */
-static int
-before_message(void *ctx)
+/* csv_read_chunks' hooks: where rows write, and a copy per worker. */
+static void
+redact_output(void *ctx, FILE *fp)
 {
 	struct redactor *r = ctx;
 
-	return r->relay != NULL ? relay_drain(r->relay) : 0;
+	if (fp == NULL) {
+		csv_writer_flush(&r->writer);
+		return;
+	}
+	r->writer.fp = fp;
+	r->writer.fields_in_row = 0;
 }
 
-/* The parser's callback: the header here, the rows to the other thread. */
 static int
-on_row(struct csv_row *row, void *ctx)
+redact_ready(void *ctx)
 {
-	struct redactor *r = ctx;
-	int status;
+	return ((struct redactor *)ctx)->have_header;
+}
 
-	if (r->relay != NULL)
-		return relay_push(r->relay, row);
-	if ((status = take_header(r, row)) == 0)
-		r->relay = relay_start(redact_row, r);
-	return status;
+/* The columns, keys and settings are shared and read only. */
+static void *
+redactor_fork(void *ctx)
+{
+	struct redactor *r = ctx, *w = xmalloc(sizeof *w);
+
+	*w = *r;
+	w->parent = r;
+	redactor_space(w);
+	return w;
+}
+
+/* A worker's counts go back to the redactor it was forked from. */
+static void
+redactor_unfork(void *ctx)
+{
+	struct redactor *w = ctx;
+
+	for (size_t i = 0; i < w->column_count; i++)
+		w->parent->masked[i] += w->masked[i];
+	redactor_space_free(w);
+	free(w);
 }
 
 static void
@@ -469,9 +512,7 @@ redactor_free(struct redactor *r)
 	for (size_t i = 0; i < r->column_count; i++)
 		free(r->column[i].label);
 	free(r->column);
-	free(r->arena);
-	free(r->out);
-	free(r->out_len);
+	redactor_space_free(r);
 }
 
 static void
@@ -537,16 +578,23 @@ static const struct option long_options[] = {
 int
 main(int argc, char *argv[])
 {
+	static const struct csv_chunk_ops ops = {
+		.row = redact_row,
+		.output = redact_output,
+		.ready = redact_ready,
+		.fork = redactor_fork,
+		.unfork = redactor_unfork,
+	};
 	static struct policy policy;
 	struct redactor r = { 0 };
-	struct csv_read_opts read_opts = {
-		.has_header = 1,
-		.before_message = before_message,
+	struct csv_chunks_opts read_opts = {
+		.read.has_header = 1,
 	};
+	unsigned long counted;
 	const char **policy_files = xcalloc((size_t)argc, sizeof *policy_files);
 	size_t policy_file_count = 0;
 	FILE *in = stdin;
-	int ch, index, status, relay_status;
+	int ch, index, status;
 
 	setprogname(argv[0]);
 	while ((ch = getopt_long(argc, argv, "+p:", long_options, &index)) !=
@@ -587,19 +635,21 @@ main(int argc, char *argv[])
 		if ((in = fopen(argv[0], "re")) == NULL)
 			die(EX_NOINPUT, "%s:", argv[0]);
 	}
+	read_opts.workers = csv_workers();
+	setvbuf(stdout, NULL, _IOFBF, 64 * 1024);
 	csv_writer_init(&r.writer, stdout);
-	status = csv_read(in, r.input_name, &read_opts, on_row, &r);
+	r.writer.hold = 1;	/* each chunk's rows, flushed at its end */
+	status = csv_read_chunks(in, r.input_name, stdout, &read_opts, &ops,
+	    &r, &counted);
 	if (in != stdin)
 		fclose(in);
-	/* A row the thread stopped at comes before anything the parser saw. */
-	if (r.relay != NULL && (relay_status = relay_finish(r.relay)) != 0)
-		status = relay_status;
-	for (size_t i = 0; i < r.column_count; i++)
-		if (r.column[i].masked > 0)
+	r.writer.fp = stdout;
+	csv_writer_flush(&r.writer);
+	for (size_t i = 0; i < r.column_count && r.masked != NULL; i++)
+		if (r.masked[i] > 0)
 			warn("%s: column %s: %lu unreadable cell%s masked "
 			    "(--on-error mask)", r.input_name, r.column[i].label,
-			    r.column[i].masked, r.column[i].masked == 1 ? "" :
-			    "s");
+			    r.masked[i], r.masked[i] == 1 ? "" : "s");
 	redactor_free(&r);
 	finish_stdout();
 	return status;
