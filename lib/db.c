@@ -40,6 +40,13 @@ blank_out(char *s, size_t at, size_t len)
 	return out;
 }
 
+static int
+word_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '_' || (c & 0x80) != 0;
+}
+
 /*
  * Marks what lies between the first open and the last close after it (to
  * the end when there is none). Greedy on purpose: a value may itself hold
@@ -82,14 +89,22 @@ db_redact(const struct db *db, const char *text)
 
 	for (size_t i = 0; i < db->param_count; i++) {
 		const struct db_param *pm = &db->params[i];
-		size_t from = 0;
+		size_t from = 0, at;
 
 		if (pm->value == NULL || pm->len < REDACT_MIN)
 			continue;
 		while ((p = memmem(s + from, strlen(s + from), pm->value,
 		    pm->len)) != NULL) {
-			from = (size_t)(p - s) + 3;
-			s = blank_out(s, (size_t)(p - s), pm->len);
+			at = (size_t)(p - s);
+			/* "Dup" is not blanked out of "Duplicate entry" */
+			if ((at > 0 && word_char(s[at - 1]) &&
+			    word_char(pm->value[0])) || (word_char(p[pm->len]) &&
+			    word_char(pm->value[pm->len - 1]))) {
+				from = at + 1;
+				continue;
+			}
+			from = at + 3;
+			s = blank_out(s, at, pm->len);
 		}
 	}
 	len = strlen(s);

@@ -1,15 +1,19 @@
 /*
  * db_mysql.c: the MySQL/MariaDB back end of lib/db.c, through MariaDB
- * Connector/C. Parameters become the session variables @NAME, set by one
- * prepared "SET @a = ?, @b = ?" with typed binds, so the statement text
- * reads them as it would on SQL Server and no value is ever in the SQL.
- * Rows are read unbuffered (mysql_use_result): one row in memory at a time.
+ * Connector/C. A statement with parameters has each @NAME outside quotes
+ * and comments turned into a ? marker; the values, typed, and the text
+ * go to the server through one prepared "SET @NAME = ?, ...,
+ * @schedfeed_sql = ?", then PREPARE and EXECUTE ... USING @NAME run it:
+ * no value is ever in the SQL, markers take the column's collation as a
+ * literal would, and the rows still come as text. Rows are read
+ * unbuffered (mysql_use_result): one row in memory at a time.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +34,7 @@ struct my {
 	MYSQL *m;
 	MYSQL_STMT *set;	/* the SET of the parameters, prepared */
 	char *set_names;	/* the names it was prepared for */
+	char *prepared;		/* the text schedfeed_stmt holds, or NULL */
 	MYSQL_RES *res;		/* the result being read */
 	MYSQL_FIELD *fields;
 	MYSQL_ROW row;
@@ -97,8 +102,9 @@ os_reason(const char *text)
 	const char *open = strrchr(text, '(');
 	int number;
 
+	/* a refused non-blocking connect comes back as EINPROGRESS */
 	if (open != NULL && sscanf(open, "(%d)", &number) == 1 && number > 0)
-		return strerror(number);
+		return strerror(number == EINPROGRESS ? ECONNREFUSED : number);
 	return "server unavailable";
 }
 
@@ -196,6 +202,7 @@ my_close(struct db *db)
 	if (my->m != NULL)
 		mysql_close(my->m);
 	free(my->set_names);
+	free(my->prepared);
 	free(my);
 	db->impl = NULL;
 }
@@ -207,7 +214,7 @@ my_connect(struct db *db, const char *password)
 	struct my *my = xcalloc(1, sizeof *my);
 	unsigned int login_timeout = (unsigned int)s->login_timeout;
 	unsigned int query_timeout = (unsigned int)s->query_timeout;
-	unsigned int no = 0;
+	unsigned int no = 0, tcp = MYSQL_PROTOCOL_TCP;
 	time_t started;
 	int status;
 
@@ -224,9 +231,12 @@ my_connect(struct db *db, const char *password)
 		return EX_OSERR;
 	}
 	mysql_optionsv(my->m, MYSQL_OPT_CONNECT_TIMEOUT, &login_timeout);
-	/* the handshake is read with the read timeout: the login's first */
-	mysql_optionsv(my->m, MYSQL_OPT_READ_TIMEOUT, &login_timeout);
-	mysql_optionsv(my->m, MYSQL_OPT_WRITE_TIMEOUT, &login_timeout);
+	if (query_timeout > 0) {
+		mysql_optionsv(my->m, MYSQL_OPT_READ_TIMEOUT, &query_timeout);
+		mysql_optionsv(my->m, MYSQL_OPT_WRITE_TIMEOUT, &query_timeout);
+	}
+	/* host and port, always: "localhost" would mean the unix socket */
+	mysql_optionsv(my->m, MYSQL_OPT_PROTOCOL, &tcp);
 	mysql_optionsv(my->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	/* no LOAD DATA LOCAL: the server never reads our files */
 	mysql_optionsv(my->m, MYSQL_OPT_LOCAL_INFILE, &no);
@@ -249,9 +259,6 @@ my_connect(struct db *db, const char *password)
 		my_close(db);
 		return EX_NOPERM;
 	}
-	/* from now on the server's silence is measured by --timeout */
-	mysql_optionsv(my->m, MYSQL_OPT_READ_TIMEOUT, &query_timeout);
-	mysql_optionsv(my->m, MYSQL_OPT_WRITE_TIMEOUT, &query_timeout);
 	return 0;
 }
 
@@ -303,7 +310,7 @@ prepare_set(struct db *db)
 {
 	struct my *my = M(db);
 	char *key = names_key(db->params, db->param_count), *sql, *p;
-	size_t len = 4;
+	size_t len = 32;
 
 	if (my->set != NULL && strcmp(key, my->set_names) == 0) {
 		free(key);
@@ -318,8 +325,8 @@ prepare_set(struct db *db)
 	p = sql = xmalloc(len + 1);
 	p += sprintf(p, "SET ");
 	for (size_t i = 0; i < db->param_count; i++)
-		p += sprintf(p, "%s@%s = ?", i > 0 ? ", " : "",
-		    db->params[i].name);
+		p += sprintf(p, "@%s = ?, ", db->params[i].name);
+	p += sprintf(p, "@schedfeed_sql = ?");
 	if ((my->set = mysql_stmt_init(my->m)) == NULL) {
 		free(sql);
 		report_conn(db);
@@ -415,8 +422,9 @@ bind_param(const struct db_param *pm, MYSQL_BIND *b, union bound *v,
 	return -1;
 }
 
+/* Sets @NAME for each parameter and @schedfeed_sql to the text. */
 static int
-set_params(struct db *db)
+set_params(struct db *db, const char *text)
 {
 	struct my *my = M(db);
 	size_t count = db->param_count;
@@ -427,9 +435,14 @@ set_params(struct db *db)
 
 	if (prepare_set(db) != 0)
 		return db->status;
-	binds = xcalloc(count, sizeof *binds);
+	binds = xcalloc(count + 1, sizeof *binds);
 	values = xcalloc(count, sizeof *values);
-	lens = xcalloc(count, sizeof *lens);
+	lens = xcalloc(count + 1, sizeof *lens);
+	lens[count] = (unsigned long)strlen(text);
+	binds[count].buffer_type = MYSQL_TYPE_STRING;
+	binds[count].buffer = (void *)text;
+	binds[count].buffer_length = lens[count];
+	binds[count].length = &lens[count];
 	for (size_t i = 0; i < count; i++)
 		if (bind_param(&db->params[i], &binds[i], &values[i],
 		    &lens[i]) != 0) {
@@ -471,15 +484,133 @@ my_batch(struct db *db, const char *sql)
 	return 0;
 }
 
+/* The parameter named name[0..len), or -1: MySQL's names ignore case. */
+static long
+param_named(const struct db *db, const char *name, size_t len)
+{
+	for (size_t i = 0; i < db->param_count; i++)
+		if (strlen(db->params[i].name) == len &&
+		    strncasecmp(db->params[i].name, name, len) == 0)
+			return (long)i;
+	return -1;
+}
+
+static int
+name_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '$' || c == '.';
+}
+
+/* Where the quoted text, comment or name starting at sql[i] ends. */
+static size_t
+skip_token(const char *sql, size_t i)
+{
+	char q = sql[i];
+
+	if (q == '\'' || q == '"' || q == '`') {
+		for (i++; sql[i] != '\0'; i++) {
+			if (sql[i] == '\\' && q != '`' && sql[i + 1] != '\0')
+				i++;
+			else if (sql[i] == q && sql[i + 1] == q)
+				i++;
+			else if (sql[i] == q)
+				return i + 1;
+		}
+		return i;
+	}
+	if (q == '#' || (q == '-' && sql[i + 1] == '-' &&
+	    (sql[i + 2] == '\0' || (unsigned char)sql[i + 2] <= ' '))) {
+		while (sql[i] != '\0' && sql[i] != '\n')
+			i++;
+		return i;
+	}
+	if (q == '/' && sql[i + 1] == '*') {
+		const char *end = strstr(sql + i + 2, "*/");
+
+		return end != NULL ? (size_t)(end - sql) + 2 : strlen(sql);
+	}
+	/* @@system_variable, @'quoted': not ours */
+	if (q == '@' && sql[i + 1] == '@') {
+		for (i += 2; name_char(sql[i]); i++)
+			continue;
+		return i;
+	}
+	return i + 1;
+}
+
+/*
+ * The text with each @NAME of a parameter as ?, and "EXECUTE
+ * schedfeed_stmt USING @NAME, ..." naming them in the markers' order.
+ */
+static void
+rewrite(const struct db *db, const char *sql, char **text, char **execute)
+{
+	size_t len = strlen(sql), n = 0, e_len, e_cap = 64;
+	char *out = xmalloc(len + 1), *ex = xmalloc(e_cap);
+
+	e_len = (size_t)sprintf(ex, "EXECUTE schedfeed_stmt");
+	for (size_t i = 0; i < len;) {
+		size_t end, name_len;
+		long pm;
+
+		if (sql[i] == '@' && sql[i + 1] != '@') {
+			for (end = i + 1; name_char(sql[end]); end++)
+				continue;
+			name_len = end - i - 1;
+			if ((pm = param_named(db, sql + i + 1, name_len)) >= 0) {
+				const char *name = db->params[pm].name;
+
+				out[n++] = '?';
+				while (e_len + strlen(name) + 16 > e_cap) {
+					e_cap *= 2;
+					ex = xrealloc(ex, e_cap);
+				}
+				e_len += (size_t)sprintf(ex + e_len, "%s@%s",
+				    strchr(ex, '@') != NULL ? ", " :
+				    " USING ", name);
+				i = end;
+				continue;
+			}
+		}
+		end = skip_token(sql, i);
+		memcpy(out + n, sql + i, end - i);
+		n += end - i;
+		i = end;
+	}
+	out[n] = '\0';
+	*text = out;
+	*execute = ex;
+}
+
 static int
 my_execute(struct db *db, const char *sql)
 {
+	struct my *my = M(db);
+	char *text, *execute;
 	int status;
 
 	discard_results(db);
-	if (db->param_count > 0 && (status = set_params(db)) != 0)
-		return status;
-	return my_batch(db, sql);
+	if (db->param_count == 0)
+		return my_batch(db, sql);
+	rewrite(db, sql, &text, &execute);
+	if ((status = set_params(db, text)) != 0)
+		goto out;
+	if (my->prepared == NULL || strcmp(my->prepared, text) != 0) {
+		free(my->prepared);
+		my->prepared = NULL;
+		if ((status = my_batch(db, "PREPARE schedfeed_stmt FROM "
+		    "@schedfeed_sql")) != 0)
+			goto out;
+		discard_results(db);
+		my->prepared = text;
+		text = NULL;
+	}
+	status = my_batch(db, execute);
+out:
+	free(text);
+	free(execute);
+	return status;
 }
 
 static int
