@@ -48,6 +48,19 @@ word_char(char c)
 }
 
 /*
+ * 1 when s[i] is c as a delimiter: an apostrophe between two letters
+ * ("doesn't") is a word's, not a quote's.
+ */
+static int
+delimiter_at(const char *s, size_t len, size_t i, char c)
+{
+	if (s[i] != c)
+		return 0;
+	return !(c == '\'' && i > 0 && i + 1 < len && word_char(s[i - 1]) &&
+	    word_char(s[i + 1]));
+}
+
+/*
  * Marks what lies between the first open and the last close after it (to
  * the end when there is none). Greedy on purpose: a value may itself hold
  * the delimiters ('O'Brien, Pat', "a) b"), so only the outermost pair is
@@ -57,14 +70,15 @@ static void
 mark_enclosed(unsigned char *mask, const char *s, size_t len, char open,
     char close)
 {
-	const char *first = memchr(s, open, len);
-	size_t from, to = len;
+	size_t from, to = len, i;
 
-	if (first == NULL)
+	for (i = 0; i < len && !delimiter_at(s, len, i, open); i++)
+		continue;
+	if (i == len)
 		return;
-	from = (size_t)(first - s) + 1;
-	for (size_t i = len; i > from; i--)
-		if (s[i - 1] == close) {
+	from = i + 1;
+	for (i = len; i > from; i--)
+		if (delimiter_at(s, len, i - 1, close)) {
 			to = i - 1;
 			break;
 		}

@@ -346,7 +346,7 @@ prepare_set(struct db *db)
 union bound {
 	int i;
 	long long big;
-	MYSQL_TIME t;
+	char text[48];	/* YYYY-MM-DD HH:MM:SS.ffffff */
 };
 
 /* The typed bind of one parameter; -1 when the value is not of its type. */
@@ -396,28 +396,36 @@ bind_param(const struct db_param *pm, MYSQL_BIND *b, union bound *v,
 		b->buffer_length = *len;
 		return 0;
 	case DB_DATE:
-	case DB_DATETIME:
+	case DB_DATETIME: {
+		/*
+		 * A session variable holds no temporal type: the checked value
+		 * goes as its canonical text, which MySQL compares and stores
+		 * as the column's DATE or DATETIME.
+		 */
+		int at;
+
 		if (db_parse_stamp(pm->value, pm->len, pm->type == DB_DATETIME,
 		    &t) != 0)
 			return -1;
-		memset(&v->t, 0, sizeof v->t);
-		v->t.year = (unsigned int)t.year;
-		v->t.month = (unsigned int)t.month;
-		v->t.day = (unsigned int)t.day;
-		if (pm->type == DB_DATE) {
-			v->t.time_type = MYSQL_TIMESTAMP_DATE;
-			b->buffer_type = MYSQL_TYPE_DATE;
-		} else {
-			v->t.hour = (unsigned int)t.hour;
-			v->t.minute = (unsigned int)t.minute;
-			v->t.second = (unsigned int)t.second;
-			v->t.second_part = (unsigned long)(t.nanos / 1000);
-			v->t.time_type = MYSQL_TIMESTAMP_DATETIME;
-			b->buffer_type = MYSQL_TYPE_DATETIME;
+		at = snprintf(v->text, sizeof v->text, "%04d-%02d-%02d",
+		    t.year, t.month, t.day);
+		if (pm->type == DB_DATETIME) {
+			at += snprintf(v->text + at, sizeof v->text - (size_t)at,
+			    " %02d:%02d:%02d", t.hour, t.minute, t.second);
+			if (t.nanos / 1000 != 0) {
+				at += snprintf(v->text + at,
+				    sizeof v->text - (size_t)at, ".%06ld",
+				    t.nanos / 1000);
+				while (v->text[at - 1] == '0')
+					v->text[--at] = '\0';
+			}
 		}
-		b->buffer = &v->t;
-		b->buffer_length = sizeof v->t;
+		*len = (unsigned long)at;
+		b->buffer_type = MYSQL_TYPE_STRING;
+		b->buffer = v->text;
+		b->buffer_length = *len;
 		return 0;
+	}
 	}
 	return -1;
 }

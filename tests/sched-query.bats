@@ -242,7 +242,7 @@ EOF
 	tdsd_start "$DB"
 	local expect=(
 		"String or binary data would be truncated in table '***'."
-		"Violation of PRIMARY KEY constraint '***)."
+		"Violation of PRIMARY KEY constraint '***'. The duplicate key value is (***)."
 		"Cannot insert duplicate key row in object '***'. The duplicate key value is (***)."
 		"Conversion failed when converting the varchar value '***' to data type int."
 		"Error converting data type varchar to numeric."
