@@ -66,9 +66,37 @@ delimiter_at(const char *s, size_t len, size_t i, char c)
  * the delimiters ('O'Brien, Pat', "a) b"), so only the outermost pair is
  * sure to enclose it.
  */
+/*
+ * 1 when s[0..len) is a name the statement's own text uses outside its
+ * string literals ("near "SELEC"", "expects the parameter '@when'",
+ * "Invalid object name 'nowhere'"): our SQL, not the data.
+ */
+static int
+sql_name(const struct db *db, const char *s, size_t len)
+{
+	int quoted = 0;
+
+	if (db->sql == NULL || len == 0 || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!word_char(s[i]) && !(i == 0 && (s[0] == '@' ||
+		    s[0] == '#')))
+			return 0;
+	for (const char *p = db->sql; *p != '\0'; p++) {
+		if (*p == '\'') {
+			quoted = !quoted;
+			continue;
+		}
+		if (!quoted && strncmp(p, s, len) == 0 && !word_char(p[len]) &&
+		    (p == db->sql || (!word_char(p[-1]) && p[-1] != '@')))
+			return 1;
+	}
+	return 0;
+}
+
 static void
-mark_enclosed(unsigned char *mask, const char *s, size_t len, char open,
-    char close)
+mark_enclosed(const struct db *db, unsigned char *mask, const char *s,
+    size_t len, char open, char close)
 {
 	size_t from, to = len, i;
 
@@ -82,6 +110,8 @@ mark_enclosed(unsigned char *mask, const char *s, size_t len, char open,
 			to = i - 1;
 			break;
 		}
+	if (to < len && sql_name(db, s + from, to - from))
+		return;
 	memset(mask + from, 1, to - from);
 }
 
@@ -123,10 +153,10 @@ db_redact(const struct db *db, const char *text)
 	}
 	len = strlen(s);
 	mask = xcalloc(len + 1, 1);
-	mark_enclosed(mask, s, len, '\'', '\'');
-	mark_enclosed(mask, s, len, '"', '"');
-	mark_enclosed(mask, s, len, '(', ')');
-	mark_enclosed(mask, s, len, '[', ']');
+	mark_enclosed(db, mask, s, len, '\'', '\'');
+	mark_enclosed(db, mask, s, len, '"', '"');
+	mark_enclosed(db, mask, s, len, '(', ')');
+	mark_enclosed(db, mask, s, len, '[', ']');
 	out = xmalloc(len + 4);
 	for (size_t i = 0; i < len; i++) {
 		if (!mask[i]) {
@@ -403,6 +433,7 @@ static void
 db_free(struct db *db)
 {
 	free(db->where);
+	free(db->sql);
 	free(db->buf);
 	free(db->error_text);
 	free(db);
@@ -479,10 +510,13 @@ db_last_error(const struct db *db, int *number)
 }
 
 static int
-begin_statement(struct db *db, const struct db_param *params, size_t count)
+begin_statement(struct db *db, const char *sql, const struct db_param *params,
+    size_t count)
 {
 	if (db->dead)
 		return db->status != 0 ? db->status : EX_TEMPFAIL;
+	free(db->sql);
+	db->sql = xstrdup(sql);
 	db->status = 0;
 	db->error_number = 0;
 	free(db->error_text);
@@ -499,7 +533,7 @@ db_execute(struct db *db, const char *sql, const struct db_param *params,
 {
 	int status;
 
-	if ((status = begin_statement(db, params, count)) != 0)
+	if ((status = begin_statement(db, sql, params, count)) != 0)
 		return status;
 	if (count > DB_PARAM_MAX) {
 		warn("%s%zu parameters: at most %d in one statement",
@@ -515,7 +549,7 @@ db_batch(struct db *db, const char *sql)
 {
 	int status;
 
-	if ((status = begin_statement(db, NULL, 0)) != 0)
+	if ((status = begin_statement(db, sql, NULL, 0)) != 0)
 		return status;
 	return db->drv->batch(db, sql);
 }

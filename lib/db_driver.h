@@ -48,6 +48,7 @@ struct db {
 	const char *context;
 	int error_number;	/* the last server error since the statement */
 	char *error_text;	/* its text, redacted */
+	char *sql;		/* the statement in flight, for redaction */
 	const struct db_param *params;	/* in flight, for redaction */
 	size_t param_count;
 	int columns;

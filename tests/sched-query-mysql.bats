@@ -196,7 +196,7 @@ sched-query: 1 row failed: every row rolled back, nothing committed" ]
 	run --separate-stderr sched-query --each-row -v id:int \
 		-e 'INSERT INTO visit2 (id, who) VALUES (@id, @who)' <"$W/in.csv"
 	[ "$status" -eq 65 ]
-	[ "$stderr" = "sched-query: row 1: server error 1048: Column '***' cannot be null
+	[ "$stderr" = "sched-query: row 1: server error 1048: Column 'who' cannot be null
 sched-query: 1 row failed: every row rolled back, nothing committed" ]
 }
 
