@@ -91,6 +91,16 @@ lines"
 3,,2024-02-29,2024-02-29 23:59:59,0,-0.005,-1.2500,0,0.1,-1,2024-02-29 00:00:00,00:00:00.5,0x,' ]
 }
 
+@test "mysql --null marks NULL and leaves the empty string empty" {
+	run --separate-stderr sched-query --null '\N' -e 'SELECT id, note, photo FROM appt ORDER BY id'
+	[ "$status" -eq 0 ]
+	[ "$output" = 'id,note,photo
+1,"two
+lines",0x00FF10
+2,\N,\N
+3,,0x' ]
+}
+
 @test "mysql: SCHEDFEED_DB_DRIVER and --driver choose the back end" {
 	run --separate-stderr sched-query --driver tds -e 'SELECT 1'
 	[ "$status" -eq 75 ]
