@@ -603,6 +603,12 @@ db_column_name(struct db *db, int column)
 	return name != NULL ? name : "";
 }
 
+enum db_type
+db_column_type(const struct db *db, int column)
+{
+	return db->drv->column_type(db, column);
+}
+
 int
 db_next_row(struct db *db)
 {

@@ -28,6 +28,7 @@ struct db_driver {
 	/* As db_next_result, setting db->columns. */
 	int (*next_result)(struct db *db);
 	const char *(*column_name)(struct db *db, int column);
+	enum db_type (*column_type)(const struct db *db, int column);
 	int (*next_row)(struct db *db);
 	const char *(*cell)(struct db *db, int column, size_t *len);
 	long (*result_count)(struct db *db);

@@ -663,6 +663,38 @@ my_column_name(struct db *db, int column)
 	return M(db)->fields[column - 1].name;
 }
 
+static enum db_type
+my_column_type(const struct db *db, int column)
+{
+	const MYSQL_FIELD *f = &M(db)->fields[column - 1];
+
+	switch (f->type) {
+	case MYSQL_TYPE_TINY:
+	case MYSQL_TYPE_SHORT:
+	case MYSQL_TYPE_INT24:
+	case MYSQL_TYPE_BIT:
+		return DB_INT;
+	case MYSQL_TYPE_LONG:
+		/* an INT UNSIGNED may pass INT_MAX */
+		return (f->flags & UNSIGNED_FLAG) ? DB_BIGINT : DB_INT;
+	case MYSQL_TYPE_LONGLONG:
+		return (f->flags & UNSIGNED_FLAG) ? DB_DECIMAL : DB_BIGINT;
+	case MYSQL_TYPE_DECIMAL:
+	case MYSQL_TYPE_NEWDECIMAL:
+	case MYSQL_TYPE_FLOAT:
+	case MYSQL_TYPE_DOUBLE:
+		return DB_DECIMAL;
+	case MYSQL_TYPE_DATE:
+	case MYSQL_TYPE_NEWDATE:
+		return DB_DATE;
+	case MYSQL_TYPE_DATETIME:
+	case MYSQL_TYPE_TIMESTAMP:
+		return DB_DATETIME;
+	default:
+		return DB_NVARCHAR;
+	}
+}
+
 static int
 my_next_row(struct db *db)
 {
@@ -755,6 +787,7 @@ const struct db_driver db_mysql_driver = {
 	.rollback_sql = "ROLLBACK",
 	.next_result = my_next_result,
 	.column_name = my_column_name,
+	.column_type = my_column_type,
 	.next_row = my_next_row,
 	.cell = my_cell,
 	.result_count = my_result_count,

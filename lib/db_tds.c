@@ -782,6 +782,36 @@ tds_column_name(struct db *db, int column)
 	return dbcolname(T(db)->proc, column);
 }
 
+static enum db_type
+tds_column_type(const struct db *db, int column)
+{
+	switch (T(db)->coltype[column - 1]) {
+	case SYBINT1:
+	case SYBINT2:
+	case SYBINT4:
+	case SYBBIT:
+	case SYBBITN:
+		return DB_INT;
+	case SYBINT8:
+		return DB_BIGINT;
+	case SYBDECIMAL:
+	case SYBNUMERIC:
+	case SYBMONEY:
+	case SYBMONEY4:
+	case SYBFLT8:
+	case SYBREAL:
+		return DB_DECIMAL;
+	case SYBMSDATE:
+		return DB_DATE;
+	case SYBDATETIME:
+	case SYBDATETIME4:
+	case SYBMSDATETIME2:
+		return DB_DATETIME;
+	default:
+		return DB_NVARCHAR;
+	}
+}
+
 static int
 tds_next_row(struct db *db)
 {
@@ -1083,6 +1113,7 @@ const struct db_driver db_tds_driver = {
 	.rollback_sql = "ROLLBACK TRANSACTION",
 	.next_result = tds_next_result,
 	.column_name = tds_column_name,
+	.column_type = tds_column_type,
 	.next_row = tds_next_row,
 	.cell = tds_cell,
 	.result_count = tds_result_count,
