@@ -15,7 +15,7 @@ SF_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter 
 	-D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -Ilib
 SF_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 # Each program links only what it uses (--as-needed drops the rest).
-LIBS = -lcsv -lsybdb -lssh2 -lcurl -ljansson -lcrypto -lssl -lm
+LIBS = -lcsv -lsybdb -lmariadb -lssh2 -lcurl -ljansson -lcrypto -lssl -lm
 
 # A program is cmd/NAME/NAME.c (its main) plus any other .c beside it.
 PROGS := $(sort $(foreach d,$(patsubst %/,%,$(wildcard cmd/*/)),$(if $(wildcard $(d)/$(notdir $(d)).c),$(notdir $(d)))))
@@ -63,12 +63,16 @@ deps:
 	@sh .ci/deps
 
 # The fresh binaries first on PATH; tests find tdsd through $TDSD.
-# The last line counts the TAP report: "check: N passed, N failed, N skipped".
+# The last line counts the TAP report: "check: N passed, N failed, N skipped";
+# the line before, the tests that ran on Babelfish (tests/babelfish.bash).
 check: deps all
 	@mkdir -p $(BUILD)/report
+	@rm -f $(BUILD)/report/babelfish.tests
 	@rc=0; PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" \
+	SCHEDFEED_BABELFISH_LOG="$(CURDIR)/$(BUILD)/report/babelfish.tests" \
 	SCHEDFEED_TOP="$(CURDIR)" bats --report-formatter tap -o $(BUILD)/report \
 		$(BATS_FLAGS) $(BATS_FILES) || rc=$$?; \
+	echo "babelfish: $$(cat $(BUILD)/report/babelfish.tests 2>/dev/null | wc -l) tests ran on Babelfish"; \
 	awk '/^ok .* # skip/ { s++; next } /^ok / { p++ } /^not ok / { f++ } \
 		END { printf "check: %d passed, %d failed, %d skipped\n", p, f, s }' \
 		$(BUILD)/report/report.tap; \

@@ -212,6 +212,61 @@ sched-query: incomplete result: failed after 1 row" ]
 	[ "$stderr" = "sched-query: server error 50000, line 1: JSON path error near '***'" ]
 }
 
+# raise_messages DB: table boomN whose inserts fail with the Nth message
+# below, word for word as SQL Server puts it (tdsd passes a trigger's
+# RAISE text through as the server's message). The values in them stand
+# for patient data and must never reach stderr.
+raise_messages() {
+	local n=0 msg sql=
+	while IFS= read -r msg; do
+		n=$((n + 1))
+		sql+="CREATE TABLE boom$n (id INT);
+CREATE TRIGGER boom${n}_t BEFORE INSERT ON boom$n BEGIN SELECT RAISE(ABORT, '${msg//\'/\'\'}'); END;
+"
+	done <<'EOF'
+String or binary data would be truncated in table 'hospital.dbo.patient', column 'name'. Truncated value: 'SECRET O'Brien, Pat'.
+Violation of PRIMARY KEY constraint 'PK_patient'. Cannot insert duplicate key in object 'dbo.patient'. The duplicate key value is (O'Brien, Pat).
+Cannot insert duplicate key row in object 'dbo.patient' with unique index 'ix_mrn'. The duplicate key value is (MRN123, SECRET).
+Conversion failed when converting the varchar value 'SECRET O'Brien' to data type int.
+Error converting data type varchar to numeric.
+Cannot insert the value NULL into column 'mrn', table 'hospital.dbo.patient'; column does not allow nulls. INSERT fails.
+The INSERT statement conflicted with the FOREIGN KEY constraint "FK_appt_patient". The conflict occurred in database "hospital", table "dbo.patient", column 'id'.
+Conversion failed when converting date and/or time from character string.
+The duplicate key value is (a) SECRET, (b).
+EOF
+	sqlite3 "$1" "$sql"
+}
+
+@test "server messages never show a quoted or parenthesised literal" {
+	raise_messages "$DB"
+	tdsd_start "$DB"
+	local expect=(
+		"String or binary data would be truncated in table '***'."
+		"Violation of PRIMARY KEY constraint '***'. The duplicate key value is (***)."
+		"Cannot insert duplicate key row in object '***'. The duplicate key value is (***)."
+		"Conversion failed when converting the varchar value '***' to data type int."
+		"Error converting data type varchar to numeric."
+		"Cannot insert the value NULL into column '***'; column does not allow nulls. INSERT fails."
+		"The INSERT statement conflicted with the FOREIGN KEY constraint \"***\", column '***'."
+		"Conversion failed when converting date and/or time from character string."
+		"The duplicate key value is (***)."
+	)
+	for n in $(seq ${#expect[@]}); do
+		run --separate-stderr sched-query -e "INSERT INTO boom$n VALUES (1)"
+		[ "$status" -eq 65 ]
+		[ "$output" = "" ]
+		[ "$stderr" = "sched-query: server error 547, line 1: ${expect[n - 1]}" ]
+		[[ $stderr != *SECRET* && $stderr != *Brien* && $stderr != *MRN123* ]]
+	done
+	# the same through --each-row, where the row is named
+	printf 'id\n1\n' >"$W/in.csv"
+	run --separate-stderr sched-query --each-row -v id:int \
+		-e 'INSERT INTO boom2 VALUES (@id)' <"$W/in.csv"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "sched-query: row 1: server error 547, line 1: ${expect[1]}
+sched-query: 1 row failed: every row rolled back, nothing committed" ]
+}
+
 @test "INFO messages reach stderr only with --verbose" {
 	tdsd_start "$DB"
 	run --separate-stderr sched-query -e "PRINT 'checked'"
@@ -337,7 +392,7 @@ sched-query: incomplete result: failed after 1000 rows" ]
 	tdsd_start "$DB"
 	run --separate-stderr sched-query --encrypt require -e 'SELECT 1'
 	[ "$status" -eq 77 ]
-	[ "$stderr" = "sched-query: login to 127.0.0.1:$SCHEDFEED_DB_PORT failed: TLS was required and could not be negotiated" ]
+	[ "$stderr" = "sched-query: login to 127.0.0.1:$SCHEDFEED_DB_PORT failed: TLS was required and could not be negotiated (no TLS on the server, or its certificate not trusted or not for that name)" ]
 	SCHEDFEED_DB_ENCRYPT=require run --separate-stderr sched-query --encrypt off -e 'SELECT 4 AS four'
 	[ "$status" -eq 0 ]
 	[ "$output" = $'four\n4' ]
@@ -418,6 +473,32 @@ sched-query: 1 row failed: every row rolled back, nothing committed" ]
 	[ "$stderr" = "sched-query: stdin: no header row" ]
 }
 
+@test "--each-row: duplicate columns found in one pass; over 2100 parameters is 65 at once" {
+	tdsd_start "$DB"
+	# 2100 names, the last repeating the 7th
+	{ seq -f 'c%g' 2099 | paste -sd, | tr -d '\n'; echo ,c7; echo 1; } >"$W/in.csv"
+	run --separate-stderr sched-query --each-row -e 'SELECT @c1' <"$W/in.csv"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "sched-query: stdin: header, column 2100: c7 appears twice" ]
+	# 2100 parameters in all: 2099 columns and one -v
+	{ seq -f 'c%g' 2099 | paste -sd,; seq 2099 | paste -sd,; } >"$W/in.csv"
+	run --separate-stderr sched-query --each-row -v extra=x -e 'SELECT 1 AS one' <"$W/in.csv"
+	[ "$status" -eq 0 ] || { echo "$stderr"; false; }
+	[ "$output" = $'row,rows_affected\n1,1' ]
+	run --separate-stderr sched-query --each-row -v extra=x -v more=y -e 'SELECT 1 AS one' <"$W/in.csv"
+	[ "$status" -eq 65 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "sched-query: stdin: header: 2099 columns and 2 -v values make 2101 parameters; at most 2100" ]
+	# a million columns: refused at once, never compared pairwise
+	"$PY" -c 'print(",".join("c%d" % i for i in range(1000000)))' >"$W/wide.csv"
+	run --separate-stderr sched-query --each-row -e 'SELECT 1' <"$W/wide.csv"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "sched-query: stdin: header: 1000000 columns and 0 -v values make 1000000 parameters; at most 2100" ]
+	run --separate-stderr sched-query $(seq -f '-v p%g=1' 2101) -e 'SELECT 1'
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "sched-query: 2101 -v parameters; at most 2100" ]
+}
+
 @test "--each-row: a dropped connection is 75 and commits nothing" {
 	sqlite3 "$DB" 'CREATE TABLE many(n INT);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
@@ -438,7 +519,7 @@ sched-query: 1 row failed: every row rolled back, nothing committed" ]
 @test "usage: one of -f and -e, no operands; stdin is for rows with --each-row" {
 	run --separate-stderr sched-query
 	[ "$status" -eq 64 ]
-	[ "${stderr%%$'\n'*}" = "usage: sched-query [-S server] [-p port] [-D database] [-U user] (-f file | -e sql)" ]
+	[ "${stderr%%$'\n'*}" = "usage: sched-query [--driver tds|mysql] [-S server] [-p port] [-D database] [-U user]" ]
 	run --separate-stderr sched-query -e 'SELECT 1' -f x.sql
 	[ "$status" -eq 64 ]
 	run --separate-stderr sched-query -e 'SELECT 1' extra
