@@ -961,6 +961,24 @@ put_multipart(struct store *st, CURL *curl, const char *path, int fd,
 	return status;
 }
 
+/* The whole file's hashes, on a thread of their own beside the parts. */
+struct whole_hash {
+	int fd;
+	uint64_t size;
+	struct hashes h;
+	int rc, saved_errno;
+};
+
+static void *
+whole_hash_main(void *arg)
+{
+	struct whole_hash *wh = arg;
+
+	wh->rc = hash_range(wh->fd, 0, wh->size, NULL, &wh->h);
+	wh->saved_errno = errno;
+	return NULL;
+}
+
 /* Uploads path to PREFIX/NAME; prints its receipt row. */
 static int
 put_file(struct store *st, CURL *curl, struct csv_writer *w,
@@ -989,13 +1007,28 @@ put_file(struct store *st, CURL *curl, struct csv_writer *w,
 	key = xasprintf("%s%s", st->prefix, name);
 	url = object_url(st, curl, key, NULL);
 	target = xasprintf("s3://%s/%s", st->bucket, key);
-	if (hash_range(fd, 0, (uint64_t)sb.st_size, NULL, &h) != 0) {
-		warn("%s: read error:", path);
-		status = EX_IOERR;
-	} else if (sb.st_size > st->part_size)
+	if (sb.st_size > st->part_size) {
+		/* each part is hashed as it goes; the receipt's SHA-256 of the
+		 * whole file meanwhile, on another core */
+		struct whole_hash wh = { .fd = fd, .size = (uint64_t)sb.st_size };
+		pthread_t thread;
+
+		if ((errno = pthread_create(&thread, NULL, whole_hash_main,
+		    &wh)) != 0)
+			die(EX_OSERR, "pthread_create:");
 		status = put_multipart(st, curl, path, fd,
 		    (uint64_t)sb.st_size, url);
-	else
+		pthread_join(thread, NULL);
+		h = wh.h;
+		if (status == 0 && wh.rc != 0) {
+			errno = wh.saved_errno;
+			warn("%s: read error:", path);
+			status = EX_IOERR;
+		}
+	} else if (hash_range(fd, 0, (uint64_t)sb.st_size, NULL, &h) != 0) {
+		warn("%s: read error:", path);
+		status = EX_IOERR;
+	} else
 		status = put_single(st, curl, path, fd, (uint64_t)sb.st_size,
 		    &h, url);
 	if (status == 0) {
