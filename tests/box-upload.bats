@@ -7,6 +7,7 @@ load tls
 load box
 
 box_suite
+bats_require_minimum_version 1.5.0
 
 # receipt_for FILE FOLDER_ID FILE_ID: the row box-upload prints
 receipt_for() {
@@ -374,4 +375,92 @@ PYEOF
 	[ "${lines[7]}" = "200 bearer" ]
 	[ "${lines[8]}" = "400 Please check the 'jti' claim. A unique 'jti' value is required." ]
 	[ "$(box_ctl tokens)" -eq 2 ]
+}
+
+# big_file PATH: 51 MiB (seven parts of the emulator's 8 MiB), not all zero
+big_file() {
+	truncate -s 51M "$1"
+	printf 'head' | dd of="$1" conv=notrunc status=none
+	printf 'tail' | dd of="$1" bs=1 seek=$((51 * 1048576 - 4)) conv=notrunc status=none
+}
+
+part_puts() {
+	box_ctl log | grep -c '^PUT /api/2.0/files/upload_sessions/[0-9A-F]* 200$' || true
+}
+
+@test "--resume: a session cut off half-way (75) is kept; the next run sends only the parts Box lacks" {
+	daily=$(box_ctl put Daily/ /dev/null)
+	big_file "$W/big.pdf"
+	box_ctl fault '{"method":"PUT","path":"upload_sessions","status":503,"retry_after":0,"after":2}'
+	run --separate-stderr box-upload --retries 0 --resume "$W/resume" --folder "$daily" "$W/big.pdf"
+	[ "$status" -eq 75 ]
+	[[ "$stderr" == *"box-upload: $W/big.pdf: the upload session is kept for the next run (--resume)" ]]
+	[ "$(part_puts)" -eq 2 ]
+	[ "$(box_ctl sessions)" -eq 1 ]
+	[ -z "$(box_ctl files)" ]
+	# kept 0600, and named by a hash: no file name on disk
+	kept=$(ls "$W/resume")
+	[[ "$kept" == box-session-*.json ]]
+	[ "$(file_mode "$W/resume/$kept")" = 600 ]
+	! grep -q big.pdf "$W/resume/$kept"
+	run --separate-stderr box-upload --resume "$W/resume" --folder "$daily" "$W/big.pdf"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "box-upload: $W/big.pdf: went on with Box's upload session of an earlier run: 2 of 7 parts were already there" ]
+	id=$(file_id Daily/big.pdf)
+	[ "${lines[1]}" = "$(receipt_for "$W/big.pdf" "$daily" "$id")" ]
+	# two parts the first time, the other five the second, one session
+	[ "$(part_puts)" -eq 7 ]
+	[ "$(box_ctl log | grep -c '^POST /api/2.0/files/upload_sessions 201$')" -eq 1 ]
+	box_ctl log | grep -q '^GET /api/2.0/files/upload_sessions/[0-9A-F]*/parts 200$'
+	[ "$(box_ctl files | cut -f3-4)" = "$(printf '1\t%s' "$(sha1_of "$W/big.pdf")")" ]
+	[ "$(box_ctl sessions)" -eq 0 ]
+	[ -z "$(ls "$W/resume")" ]
+}
+
+@test "--resume after kill -9 mid-upload: the next run goes on from the parts Box has" {
+	daily=$(box_ctl put Daily/ /dev/null)
+	big_file "$W/big.pdf"
+	box_ctl fault '{"method":"PUT","path":"upload_sessions","action":"stall","seconds":20,"after":3}'
+	box-upload --resume "$W/resume" --folder "$daily" "$W/big.pdf" >"$W/out" 2>&1 &
+	pid=$!
+	for _ in $(seq 200); do
+		[ "$(part_puts)" -ge 3 ] && break
+		sleep 0.1
+	done
+	[ "$(part_puts)" -eq 3 ]
+	sleep 0.5
+	kill -9 "$pid"
+	wait "$pid" || true
+	[ -z "$(box_ctl files)" ]
+	[ "$(box_ctl sessions)" -eq 1 ]
+	run --separate-stderr box-upload --resume "$W/resume" --folder "$daily" "$W/big.pdf"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "box-upload: $W/big.pdf: went on with Box's upload session of an earlier run: 3 of 7 parts were already there" ]
+	[ "$(box_ctl files | cut -f3-4)" = "$(printf '1\t%s' "$(sha1_of "$W/big.pdf")")" ]
+	[ "$(box_ctl log | grep -c '^POST /api/2.0/files/upload_sessions 201$')" -eq 1 ]
+	[ -z "$(ls "$W/resume")" ]
+}
+
+@test "--resume: a session Box no longer has starts afresh; a refused part still aborts" {
+	daily=$(box_ctl put Daily/ /dev/null)
+	big_file "$W/big.pdf"
+	box_ctl fault '{"method":"PUT","path":"upload_sessions","status":503,"retry_after":0,"after":1}'
+	run box-upload --retries 0 --resume "$W/resume" --folder "$daily" "$W/big.pdf"
+	[ "$status" -eq 75 ]
+	kept=$W/resume/$(ls "$W/resume")
+	# the session expired on Box meanwhile
+	sed -i 's/upload_sessions\/[0-9A-F]*/upload_sessions\/0DEAD0/g' "$kept"
+	run --separate-stderr box-upload --resume "$W/resume" --folder "$daily" "$W/big.pdf"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(box_ctl log | grep -c '^POST /api/2.0/files/upload_sessions 201$')" -eq 2 ]
+	[ "$(box_ctl files | cut -f4)" = "$(sha1_of "$W/big.pdf")" ]
+	# a failure not worth a retry: aborted on Box, nothing kept
+	big_file "$W/other.pdf"
+	printf 'v' >>"$W/other.pdf"
+	box_ctl fault '{"method":"PUT","path":"upload_sessions","status":416}'
+	BOX_RESUME_DIR=$W/resume run box-upload --folder "$daily" "$W/other.pdf"
+	[ "$status" -eq 69 ]
+	[ -z "$(ls "$W/resume")" ]
+	box_ctl log | grep -q '^DELETE /api/2.0/files/upload_sessions/[0-9A-F]* 204$'
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "box.h"
 #include "csvio.h"
 #include "digest.h"
@@ -27,6 +28,15 @@
 #define PART_SIZE_MAX		(512ull * 1024 * 1024)
 /* How many 202 "still processing" answers a commit may get. */
 #define COMMIT_WAITS		60
+/* list_parts asked for this many parts a page (Box's most). */
+#define PARTS_PAGE		1000
+
+/*
+ * --resume DIR (or BOX_RESUME_DIR): an upload session's endpoints are kept
+ * there while its parts go up, so that a run killed or cut off half-way is
+ * continued by the next one from the parts Box already has.
+ */
+static const char *resume_dir;
 
 struct upload {
 	const char *path;	/* as given, for messages and the receipt */
@@ -37,6 +47,7 @@ struct upload {
 	char *file_id;		/* the existing file, for a new version */
 	char *box_name;		/* its name on Box (the case may differ) */
 	json_t *result;		/* Box's file object after the upload */
+	char *resume_path;	/* its session's file under resume_dir */
 };
 
 static void
@@ -44,7 +55,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s (--folder id | --folder-path a/b/c "
 	    "[--mkdir])\n"
-	    "       " BOXOPT_USAGE " file ...\n", progname);
+	    "       [--resume dir] " BOXOPT_USAGE " file ...\n", progname);
 	exit(EX_USAGE);
 }
 
@@ -332,6 +343,149 @@ commit_session(struct box *b, struct upload *up, const char *commit_url,
 	return status;
 }
 
+/*
+ * The session file of an upload: named by the SHA-256 of what it is for
+ * (folder, name, the file's SHA-1 and size, the file it versions), so that
+ * no file name is written to disk and other content starts afresh.
+ */
+static char *
+resume_path(const struct upload *up)
+{
+	struct digest *d = digest_new("sha256");
+	char hex[65], size[24];
+
+	snprintf(size, sizeof size, "%" PRIu64, up->local.bytes);
+	digest_update(d, up->folder_id, strlen(up->folder_id) + 1);
+	digest_update(d, up->name, strlen(up->name) + 1);
+	digest_update(d, up->local.sha1, strlen(up->local.sha1) + 1);
+	digest_update(d, size, strlen(size) + 1);
+	if (up->file_id != NULL)
+		digest_update(d, up->file_id, strlen(up->file_id) + 1);
+	digest_final(d, hex, NULL);
+	return xasprintf("%s/box-session-%s.json", resume_dir, hex);
+}
+
+/* Keeps Box's session answer for the next run (0600, atomically). */
+static void
+resume_save(const struct upload *up, const json_t *session)
+{
+	struct atomic_file af;
+
+	if (up->resume_path == NULL)
+		return;
+	if (mkdir_p(resume_dir, 0700) != 0 ||
+	    atomic_open(&af, up->resume_path, 0600) != 0) {
+		warn("%s: cannot keep the upload session for --resume:",
+		    resume_dir);
+		return;
+	}
+	if (json_dumpf(session, af.fp, JSON_COMPACT) != 0 ||
+	    atomic_commit(&af, 0) != 0) {
+		warn("%s: cannot keep the upload session for --resume:",
+		    resume_dir);
+		atomic_abort(&af);
+	}
+}
+
+static void
+resume_forget(const struct upload *up)
+{
+	if (up->resume_path != NULL && unlink(up->resume_path) != 0 &&
+	    errno != ENOENT)
+		warn("%s:", up->resume_path);
+}
+
+/*
+ * The session a killed or cut-off run left, when Box still has it: its
+ * JSON (the caller frees it), and the parts already uploaded into *have.
+ * NULL when there is none to go on with.
+ */
+static json_t *
+resume_load(struct box *b, const struct upload *up, json_t **have,
+    const char *what)
+{
+	struct box_request rq = { .method = "GET", .out_fd = -1 };
+	struct box_response rs = { 0 };
+	json_t *session;
+	const json_t *ends;
+	const char *status_url, *parts_url;
+
+	*have = NULL;
+	if (up->resume_path == NULL ||
+	    (session = json_load_file(up->resume_path, 0, NULL)) == NULL)
+		return NULL;
+	ends = json_object_get(session, "session_endpoints");
+	status_url = box_str(ends, "status");
+	parts_url = box_str(ends, "list_parts");
+	if (status_url == NULL || parts_url == NULL)
+		goto gone;
+	rq.url = status_url;
+	if (box_request(b, &rq, &rs, what) != 0 || rs.http != 200)
+		goto gone;
+	box_response_free(&rs);
+	*have = json_array();
+	for (json_int_t offset = 0;;) {
+		char *url = xasprintf("%s%soffset=%" JSON_INTEGER_FORMAT
+		    "&limit=%d", parts_url, strchr(parts_url, '?') ? "&" : "?",
+		    offset, PARTS_PAGE);
+		const json_t *entries;
+		json_int_t total;
+
+		rq.url = url;
+		memset(&rs, 0, sizeof rs);
+		if (box_request(b, &rq, &rs, what) != 0 || rs.http != 200) {
+			free(url);
+			goto gone;
+		}
+		free(url);
+		entries = json_object_get(rs.json, "entries");
+		total = json_integer_value(json_object_get(rs.json,
+		    "total_count"));
+		if (!json_is_array(entries))
+			goto gone;
+		json_array_extend(*have, (json_t *)entries);
+		offset += (json_int_t)json_array_size(entries);
+		box_response_free(&rs);
+		if (json_array_size(entries) == 0 || offset >= total)
+			break;
+	}
+	return session;
+gone:
+	/* expired, committed or aborted meanwhile: start again */
+	box_response_free(&rs);
+	json_decref(*have);
+	*have = NULL;
+	json_decref(session);
+	resume_forget(up);
+	return NULL;
+}
+
+/* Box's record of the part at offset, when it is the bytes we hold. */
+static json_t *
+part_already_there(const json_t *have, uint64_t offset, size_t len,
+    const unsigned char *buf)
+{
+	size_t i;
+	json_t *part;
+
+	json_array_foreach(have, i, part) {
+		struct digest *d;
+		char hex[41];
+
+		if (json_integer_value(json_object_get(part, "offset")) !=
+		    (json_int_t)offset ||
+		    json_integer_value(json_object_get(part, "size")) !=
+		    (json_int_t)len || box_str(part, "sha1") == NULL)
+			continue;
+		d = digest_new("sha1");
+		digest_update(d, buf, len);
+		digest_final(d, hex, NULL);
+		return strcasecmp(box_str(part, "sha1"), hex) == 0 ? part :
+		    NULL;
+	}
+	return NULL;
+}
+
 /* An upload session: parts of Box's part_size, each with its SHA-1. */
 static int
 upload_session(struct box *b, struct upload *up, const char *what,
@@ -340,15 +494,24 @@ upload_session(struct box *b, struct upload *up, const char *what,
 	struct box_request rq = { .method = "POST", .out_fd = -1 };
 	struct box_response rs = { 0 };
 	const json_t *ends;
-	json_t *parts = json_array();
+	json_t *parts = json_array(), *session, *have = NULL, *found;
 	struct digest *whole = NULL;
 	unsigned char *buf = NULL, raw[20];
 	char hex[41], *url, *part_url = NULL, *commit_url = NULL,
 	    *abort_url = NULL;
 	json_int_t part_size;
 	uint64_t offset;
+	size_t reused = 0;
 	int status;
 
+	if (resume_dir != NULL)
+		up->resume_path = resume_path(up);
+	if ((session = resume_load(b, up, &have, what)) != NULL) {
+		rs.http = 201;
+		rs.json = session;
+		status = 0;
+		goto have_session;
+	}
 	if (up->file_id != NULL) {
 		url = box_upload_url(b, "/files/%s/upload_sessions",
 		    up->file_id);
@@ -376,6 +539,8 @@ upload_session(struct box *b, struct upload *up, const char *what,
 		status = box_http_fail(&rs, what);
 		goto out;
 	}
+	resume_save(up, rs.json);
+have_session:
 	part_size = json_integer_value(json_object_get(rs.json, "part_size"));
 	ends = json_object_get(rs.json, "session_endpoints");
 	if (box_str(ends, "abort") != NULL)
@@ -414,12 +579,19 @@ upload_session(struct box *b, struct upload *up, const char *what,
 			got += (size_t)n;
 		}
 		digest_update(whole, buf, want);
-		status = put_part(b, part_url, buf, offset, want,
-		    up->local.bytes, parts, what);
-		if (status != 0)
+		if (have != NULL && (found = part_already_there(have, offset,
+		    want, buf)) != NULL) {
+			json_array_append(parts, found);
+			reused++;
+		} else if ((status = put_part(b, part_url, buf, offset, want,
+		    up->local.bytes, parts, what)) != 0)
 			goto out;
 		offset += want;
 	}
+	if (have != NULL)
+		warn("%s: went on with Box's upload session of an earlier run: "
+		    "%zu of %zu parts were already there", what, reused,
+		    json_array_size(parts));
 	digest_final(whole, hex, raw);
 	whole = NULL;
 	if (strcmp(hex, up->local.sha1) != 0) {
@@ -432,9 +604,17 @@ upload_session(struct box *b, struct upload *up, const char *what,
 out:
 	if (whole != NULL)
 		digest_final(whole, NULL, NULL);
-	if (status != 0)
+	if (status == EX_TEMPFAIL && up->resume_path != NULL)
+		/* worth a retry: the parts stay on Box for the next run */
+		warn("%s: the upload session is kept for the next run "
+		    "(--resume)", what);
+	else if (status != 0) {
 		abort_session(b, abort_url, what);
+		resume_forget(up);
+	} else
+		resume_forget(up);
 	box_response_free(&rs);
+	json_decref(have);
 	json_decref(parts);
 	free(buf);
 	free(part_url);
@@ -535,6 +715,7 @@ out:
 	if (up.fd >= 0)
 		close(up.fd);
 	json_decref(up.result);
+	free(up.resume_path);
 	free(up.file_id);
 	free(up.box_name);
 	free(copy);
@@ -548,6 +729,7 @@ main(int argc, char *argv[])
 		{ "folder", required_argument, NULL, 'f' },
 		{ "folder-path", required_argument, NULL, 'p' },
 		{ "mkdir", no_argument, NULL, 'm' },
+		{ "resume", required_argument, NULL, 'r' },
 		BOXOPT_LONG,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -571,6 +753,9 @@ main(int argc, char *argv[])
 		case 'm':
 			make = 1;
 			break;
+		case 'r':
+			resume_dir = optarg;
+			break;
 		default:
 			if (!box_opts_apply(&bo, ch, longopts[idx].name,
 			    optarg))
@@ -579,6 +764,9 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (resume_dir == NULL && (resume_dir = getenv("BOX_RESUME_DIR")) !=
+	    NULL && *resume_dir == '\0')
+		resume_dir = NULL;
 	if (argc < 1 || (folder == NULL) == (folder_path == NULL))
 		usage();
 	if (make && folder_path == NULL)
