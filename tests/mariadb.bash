@@ -39,16 +39,6 @@ _mariadb_bin() {
 	return 1
 }
 
-# Every directory from the bats run's scratch area down to $1 becomes
-# searchable, so the mysql account reaches its data directory.
-_mariadb_traversable() {
-	local d=$1
-	while [ -n "$d" ] && [ "$d" != / ] && [ "$d" != "${BATS_RUN_TMPDIR%/*}" ]; do
-		chmod a+x "$d"
-		d=${d%/*}
-	done
-}
-
 mariadb_start() {
 	local dir=${1:-${BATS_FILE_TMPDIR:-$BATS_TEST_TMPDIR}/mariadb}
 	local mariadbd install client i owner
@@ -72,7 +62,7 @@ mariadb_start() {
 	if [ "$(id -u)" -eq 0 ]; then
 		owner=(--user=mysql)
 		chown mysql: "$dir"
-		_mariadb_traversable "$dir"
+		path_traversable "$dir"
 	fi
 	if ! "$install" --no-defaults "${owner[@]}" --datadir="$dir/data" \
 		--auth-root-authentication-method=socket \
