@@ -15,7 +15,7 @@ SF_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter 
 	-D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -Ilib
 SF_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 # Each program links only what it uses (--as-needed drops the rest).
-LIBS = -lcsv -lsybdb -lssh2 -lcurl -ljansson -lcrypto -lssl -lm
+LIBS = -lcsv -lsybdb -lmariadb -lssh2 -lcurl -ljansson -lcrypto -lssl -lm
 
 # A program is cmd/NAME/NAME.c (its main) plus any other .c beside it.
 PROGS := $(sort $(foreach d,$(patsubst %/,%,$(wildcard cmd/*/)),$(if $(wildcard $(d)/$(notdir $(d)).c),$(notdir $(d)))))

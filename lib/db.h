@@ -1,4 +1,8 @@
-/* db.h: SQL Server over FreeTDS db-lib: login, typed parameters, rows */
+/*
+ * db.h: one database contract over two back ends, SQL Server/Sybase
+ * through FreeTDS db-lib (lib/db_tds.c) and MySQL/MariaDB through MariaDB
+ * Connector/C (lib/db_mysql.c): login, typed parameters, rows.
+ */
 #ifndef SCHEDFEED_DB_H
 #define SCHEDFEED_DB_H
 
@@ -19,15 +23,21 @@ struct db_settings {
 	int query_timeout;	/* seconds of server silence; 0: wait */
 	int verbose;		/* server INFO messages to stderr */
 	const char *app_name;	/* shown in the server's session list */
+	const char *driver;	/* "tds" (NULL: the same) or "mysql" */
 };
 
+/* SQL Server's limit on the parameters of one statement. */
+#define DB_PARAM_MAX 2100
+
 /*
- * Reads SCHEDFEED_DB_SERVER, _PORT, _DATABASE, _USER, _ENCRYPT and
- * _CA_FILE. A malformed value dies with EX_CONFIG.
+ * Reads SCHEDFEED_DB_DRIVER, _SERVER, _PORT, _DATABASE, _USER, _ENCRYPT
+ * and _CA_FILE. A malformed value dies with EX_CONFIG.
  */
 void db_settings_init(struct db_settings *s);
 /* 1 when mode is off, request or require. */
 int db_encrypt_valid(const char *mode);
+/* 1 when name is tds or mysql. */
+int db_driver_valid(const char *name);
 
 /* The types a parameter can be declared with. */
 enum db_type {
@@ -62,11 +72,13 @@ int db_value_valid(enum db_type type, const char *value, size_t len);
 struct db;
 
 /*
- * Connects and logs in (client charset UTF-8, TDS 7.4 unless TDSVER is
- * set). Returns 0, or after one message an exit status: EX_TEMPFAIL (server
- * unreachable, refused, timed out), EX_NOPERM (login refused, TLS
- * required but not possible), EX_CONFIG (unknown server name, bad
- * FreeTDS settings). The password is SCHEDFEED_DB_PASSWORD[_FILE].
+ * Connects and logs in (UTF-8; TDS 7.4 unless TDSVER is set). Returns 0,
+ * or after one message an exit status: EX_TEMPFAIL (server unreachable,
+ * refused, timed out), EX_NOPERM (login refused, TLS required but not
+ * possible, a certificate not trusted), EX_CONFIG (unknown server name,
+ * bad FreeTDS settings). The password is SCHEDFEED_DB_PASSWORD[_FILE].
+ * TLS, when asked for, always checks the certificate and the host name,
+ * against the CA file or else the system's store.
  */
 int db_connect(const struct db_settings *s, struct db **dbp);
 void db_close(struct db *db);
@@ -75,13 +87,22 @@ void db_close(struct db *db);
 void db_set_context(struct db *db, const char *context);
 
 /*
- * Sends sql through sp_executesql with the parameters bound by name and
- * type, never spliced into the text. Returns 0 or an exit status.
+ * Sends sql with the parameters bound by name and type, never spliced
+ * into the text: through sp_executesql as @NAME (TDS), as the session
+ * variables @NAME set by a prepared statement (MySQL). At most
+ * DB_PARAM_MAX. Returns 0 or an exit status.
  */
 int db_execute(struct db *db, const char *sql, const struct db_param *params,
     size_t count);
-/* Sends sql as a plain batch (BEGIN TRANSACTION and the like). */
+/* Sends sql as a plain batch. */
 int db_batch(struct db *db, const char *sql);
+/*
+ * A transaction in the server's own words, sent and drained: 0 or an
+ * exit status.
+ */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+int db_rollback(struct db *db);
 
 /*
  * Steps to the next result of the statement sent: 1 when there is one

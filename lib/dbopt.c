@@ -38,6 +38,11 @@ dbopt_apply(struct db_settings *s, int c, const char *arg)
 	case DBOPT_CA_FILE:
 		s->ca_file = arg;
 		return 1;
+	case DBOPT_DRIVER:
+		if (!db_driver_valid(arg))
+			die(EX_USAGE, "--driver: want tds or mysql");
+		s->driver = arg;
+		return 1;
 	case DBOPT_VERBOSE:
 		s->verbose = 1;
 		return 1;

@@ -15,7 +15,8 @@ enum {
 	DBOPT_ENCRYPT,
 	DBOPT_CA_FILE,
 	DBOPT_VERBOSE,
-	DBOPT_PASSWORD
+	DBOPT_PASSWORD,
+	DBOPT_DRIVER
 };
 
 /* The rows of a program's struct option table for the options above. */
@@ -29,11 +30,12 @@ enum {
 	{ "encrypt", required_argument, NULL, DBOPT_ENCRYPT }, \
 	{ "ca-file", required_argument, NULL, DBOPT_CA_FILE }, \
 	{ "verbose", no_argument, NULL, DBOPT_VERBOSE }, \
-	{ "password", required_argument, NULL, DBOPT_PASSWORD }
+	{ "password", required_argument, NULL, DBOPT_PASSWORD }, \
+	{ "driver", required_argument, NULL, DBOPT_DRIVER }
 
 /* The synopsis of those options, for usage(). */
 #define DBOPT_USAGE \
-	"[-S server] [-p port] [-D database] [-U user]\n" \
+	"[--driver tds|mysql] [-S server] [-p port] [-D database] [-U user]\n" \
 	"       [--login-timeout seconds] [--timeout seconds]\n" \
 	"       [--encrypt off|request|require] [--ca-file file] [--verbose]"
 

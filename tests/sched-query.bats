@@ -337,7 +337,7 @@ sched-query: incomplete result: failed after 1000 rows" ]
 	tdsd_start "$DB"
 	run --separate-stderr sched-query --encrypt require -e 'SELECT 1'
 	[ "$status" -eq 77 ]
-	[ "$stderr" = "sched-query: login to 127.0.0.1:$SCHEDFEED_DB_PORT failed: TLS was required and could not be negotiated" ]
+	[ "$stderr" = "sched-query: login to 127.0.0.1:$SCHEDFEED_DB_PORT failed: TLS was required and could not be negotiated (no TLS on the server, or its certificate not trusted or not for that name)" ]
 	SCHEDFEED_DB_ENCRYPT=require run --separate-stderr sched-query --encrypt off -e 'SELECT 4 AS four'
 	[ "$status" -eq 0 ]
 	[ "$output" = $'four\n4' ]
@@ -438,7 +438,7 @@ sched-query: 1 row failed: every row rolled back, nothing committed" ]
 @test "usage: one of -f and -e, no operands; stdin is for rows with --each-row" {
 	run --separate-stderr sched-query
 	[ "$status" -eq 64 ]
-	[ "${stderr%%$'\n'*}" = "usage: sched-query [-S server] [-p port] [-D database] [-U user] (-f file | -e sql)" ]
+	[ "${stderr%%$'\n'*}" = "usage: sched-query [--driver tds|mysql] [-S server] [-p port] [-D database] [-U user]" ]
 	run --separate-stderr sched-query -e 'SELECT 1' -f x.sql
 	[ "$status" -eq 64 ]
 	run --separate-stderr sched-query -e 'SELECT 1' extra

@@ -1,9 +1,9 @@
 /*
- * sched-query: run one SQL statement on SQL Server and write its rows as
- * pipe-dialect CSV.
+ * sched-query: run one SQL statement on SQL Server (TDS) or MySQL/MariaDB
+ * and write its rows as pipe-dialect CSV.
  *
- * Parameters travel through sp_executesql as typed @NAME values, never
- * spliced into the text. With --each-row the statement runs once per CSV
+ * Parameters travel as typed @NAME values (sp_executesql, or session
+ * variables set by a prepared statement), never spliced into the text. With --each-row the statement runs once per CSV
  * row on stdin, all rows in one transaction: one failing row rolls every
  * row back. Any failure, a dropped connection above all, ends in a
  * non-zero status, so a truncated result is never taken for a whole one.
@@ -66,8 +66,9 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: %s [-S server] [-p port] [-D database] [-U user] "
-	    "(-f file | -e sql)\n"
+	    "usage: %s [--driver tds|mysql] [-S server] [-p port] "
+	    "[-D database] [-U user]\n"
+	    "       (-f file | -e sql)"
 	    "       [-v name[:type]=value ...] [--each-row] [--all] "
 	    "[--null text]\n"
 	    "       [--login-timeout seconds] [--timeout seconds] "
@@ -234,29 +235,77 @@ run_once(struct query *q)
 	return status;
 }
 
+/* FNV-1a, for the header's names. */
+static size_t
+name_hash(const char *s)
+{
+	size_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/*
+ * The first column whose name an earlier column has, 0-based, or count
+ * when none: one pass over a hash table, so a long header costs its
+ * length, not its square.
+ */
+static size_t
+duplicate_column(struct csv_row *row)
+{
+	size_t size = 16, found = row->count;
+	const char **slot;
+
+	while (size < row->count * 2)
+		size *= 2;
+	slot = xcalloc(size, sizeof *slot);
+	for (size_t i = 0; i < row->count && found == row->count; i++) {
+		size_t at = name_hash(row->field[i]) & (size - 1);
+
+		for (; slot[at] != NULL; at = (at + 1) & (size - 1))
+			if (strcmp(slot[at], row->field[i]) == 0) {
+				found = i;
+				break;
+			}
+		slot[at] = row->field[i];
+	}
+	free(slot);
+	return found;
+}
+
 /* Header: each column becomes @column, typed by a -v NAME:TYPE. */
 static int
 each_header(struct each *e, struct csv_row *row)
 {
 	struct query *q = e->q;
-	size_t n = 0;
+	size_t n = 0, constants = 0, dup;
 
-	e->columns = row->count;
-	e->params = xcalloc(row->count + q->var_count, sizeof *e->params);
-	for (size_t i = 0; i < row->count; i++) {
-		struct db_param *pm = &e->params[n++];
-
+	for (size_t j = 0; j < q->var_count; j++)
+		if (q->vars[j].value != NULL)
+			constants++;
+	if (row->count + constants > DB_PARAM_MAX) {
+		warn("stdin: header: %zu columns and %zu -v values make %zu "
+		    "parameters; at most %d", row->count, constants,
+		    row->count + constants, DB_PARAM_MAX);
+		return EX_DATAERR;
+	}
+	for (size_t i = 0; i < row->count; i++)
 		if (!db_name_valid(row->field[i])) {
 			warn("stdin: header, column %zu: not a parameter name "
 			    "(letters, digits, _)", i + 1);
 			return EX_DATAERR;
 		}
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(e->params[j].name, row->field[i]) == 0) {
-				warn("stdin: header, column %zu: %s appears "
-				    "twice", i + 1, row->field[i]);
-				return EX_DATAERR;
-			}
+	if ((dup = duplicate_column(row)) < row->count) {
+		warn("stdin: header, column %zu: %s appears twice", dup + 1,
+		    row->field[dup]);
+		return EX_DATAERR;
+	}
+	e->columns = row->count;
+	e->params = xcalloc(row->count + q->var_count, sizeof *e->params);
+	for (size_t i = 0; i < row->count; i++) {
+		struct db_param *pm = &e->params[n++];
+
 		pm->name = xstrdup(row->field[i]);
 		pm->type = DB_NVARCHAR;
 		for (size_t j = 0; j < q->var_count; j++) {
@@ -280,8 +329,7 @@ each_header(struct each *e, struct csv_row *row)
 		n++;
 	}
 	e->param_count = n;
-	if (db_batch(q->db, "BEGIN TRANSACTION") != 0 ||
-	    db_drain(q->db) != 0)
+	if (db_begin(q->db) != 0)
 		return db_status(q->db) != 0 ? db_status(q->db) : EX_SOFTWARE;
 	e->begun = 1;
 	return 0;
@@ -378,8 +426,7 @@ run_each_row(struct query *q)
 	}
 	status = worst_status(status, e.status);
 	if (e.begun && status == 0) {
-		if (db_batch(q->db, "COMMIT TRANSACTION") != 0 ||
-		    db_drain(q->db) != 0) {
+		if (db_commit(q->db) != 0) {
 			status = db_status(q->db);
 			if (db_dead(q->db))
 				warn("connection lost during COMMIT: whether "
@@ -391,8 +438,7 @@ run_each_row(struct query *q)
 			status = copy_report(e.report);
 		}
 	} else if (e.begun) {
-		if (!db_dead(q->db) && (db_batch(q->db,
-		    "ROLLBACK TRANSACTION") != 0 || db_drain(q->db) != 0))
+		if (!db_dead(q->db) && db_rollback(q->db) != 0)
 			status = worst_status(status, db_status(q->db));
 		if (e.failed_rows > 0)
 			warn("%lu %s failed: every row rolled back, nothing "
@@ -466,6 +512,9 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 0 || (file == NULL) == (text == NULL))
 		usage();
+	if (q.var_count > DB_PARAM_MAX)
+		die(EX_DATAERR, "%zu -v parameters; at most %d", q.var_count,
+		    DB_PARAM_MAX);
 	for (size_t i = 0; i < q.var_count; i++) {
 		struct var *v = &q.vars[i];
 
