@@ -85,6 +85,12 @@ box_left() {
 	box_ctl files | awk -F '\t' '$6 != "trashed" { print $1 }'
 }
 
+# mail_back NAME: the city's mail server up again, as server NAME
+mail_back() {
+	smtpd_start "$1"
+	eval "export HEALTH_NETWORK_SMTP_URL=smtp://127.0.0.1:\$SMTPD_PORT_$1"
+}
+
 # accepted NAME FILE: the job applies FILE, files it under success, mails
 # the city and deletes the Box original
 accepted() {
@@ -235,8 +241,7 @@ IF OLD.business_code = 'BZ1002' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 
 	# someone decides a request by hand meanwhile: the re-run must not
 	# apply the file again over it
 	mtp_db_sql "UPDATE ea_business_request SET slots_approved = 99 WHERE id = 701"
-	smtpd_start city
-	export HEALTH_NETWORK_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_city
+	mail_back city
 	run sh "$JOB" 2026-11-24
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -272,8 +277,8 @@ IF OLD.business_code = 'BZ1002' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 
 	smtpd_stop_all
 	run sh "$JOB" 2026-11-24
 	[ "$status" -eq 75 ]
-	smtpd_start again
-	export HEALTH_NETWORK_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_again
+	[ "$(processed success | wc -l)" -eq 3 ]
+	mail_back again
 	run sh "$JOB" 2026-11-24
 	echo "$output"
 	[ "$status" -eq 0 ]
