@@ -25,7 +25,7 @@ setup_file() {
 	export CA="$BATS_FILE_TMPDIR/ca"
 	make_test_ca "$CA"
 	box_setup_file
-	mtp_db_setup_file
+	mtp_db_setup_file bz_outbound
 }
 
 teardown_file() {

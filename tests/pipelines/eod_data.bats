@@ -44,7 +44,7 @@ setup_file() {
 	export CA="$BATS_FILE_TMPDIR/ca"
 	make_test_ca "$CA"
 	box_setup_file
-	mtp_db_setup_file
+	mtp_db_setup_file eod_data
 }
 
 teardown_file() {
@@ -315,4 +315,27 @@ formats() {
 	[ "$status" -eq 64 ]
 	run sh "$JOB" 2026-11-24T10
 	[ "$status" -eq 64 ]
+}
+
+@test "the platform's database refuses: a wrong password is 77, a missing grant 65, nothing sent either way" {
+	health_up
+	SCHEDFEED_DB_PASSWORD=wrong run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 77 ]
+	log_steps | grep -qx 'eod_data 2026-11-24 query failed (status 77)'
+	mariadb_sql <<< "REVOKE SELECT ON schedfeed.ea_users FROM '$MTP_DB_USER'@'127.0.0.1'"
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	mariadb_sql <<< "GRANT SELECT ON schedfeed.ea_users TO '$MTP_DB_USER'@'127.0.0.1'"
+	[ "$status" -eq 65 ]
+	log_steps | grep -qx 'eod_data 2026-11-24 query failed (status 65)'
+	! grep -qE 'Roe|Doe|Núñez' <<< "$output"
+	[ ! -e "$DATA_DIR/2026-11-24" ]
+	[ -z "$(ls -A "$REMOTE")" ]
+	[ "$(mail_count health)" -eq 0 ]
+	[ -z "$(box_ctl files)" ]
+	# granted again, the next run delivers everything
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 0 ]
+	[ "$(mail_count health)" -eq 1 ]
 }
