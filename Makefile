@@ -89,6 +89,12 @@ sanitize:
 demo: deps all
 	sh tests/fixtures/demo.sh
 
+# every job once against every partner on loopback (tdsd, MariaDB, sshd,
+# SMTP, the Box emulator), then what each partner received and the ledgers
+demo-all: deps all
+	bash tests/fixtures/demo-all.sh
+.PHONY: demo-all
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)

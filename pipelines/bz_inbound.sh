@@ -29,7 +29,15 @@
 #			in the inbox for the next run)
 #
 # Row numbers in the error list are the spreadsheet's: the header is row 1,
-# the first data row is row 2 (csv-shape counts data rows from 1).
+# the first data row is row 2, and a truly blank line is a row too (a
+# spreadsheet shows it; csv-shape, counting data rows from 1, does not see
+# it: sheet_rows maps csv-shape's numbers to the spreadsheet's).
+#
+# The same file delivered again (the city puts it back on Box after it was
+# processed) is checked, applied (only requests still pending change),
+# filed beside the first copy (archive-mv's name.1) and the city mailed
+# again: the mail's ledger key is the path the file was filed under, so it
+# is new for each delivery and the same when a run resumes.
 #
 # A failed step stops the job with its status (and an alert when
 # SCHEDFEED_ALERT_TO is set); a re-run the same DATE resumes: a file whose
@@ -100,14 +108,35 @@ check() {
 		# as a whole (not CSV, a column missing) has none to judge
 		grep -qv '^csv-shape: stdin: row [0-9]*, column ' "$2/shape.err" ||
 		    rules "$1"
-	} | sort -t "$(printf '\t')" -k1,1n -k2,2n -s |
-	    awk -F '\t' '$1 == 0 { print "File: " $3; next }
-		{ print "Row " $1 + 1 ": " $3 }' > "$2/errors"
+	} | sort -t "$(printf '\t')" -k1,1n -k2,2n -s > "$2/found"
+	sheet_rows < "$1" > "$2/rows.map"
+	awk -F '\t' -v map="$2/rows.map" '
+	    BEGIN { while ((getline line < map) > 0) {
+			split(line, f, "\t"); sheet[f[1]] = f[2] } }
+	    $1 == 0 { print "File: " $3; next }
+	    { print "Row " ($1 in sheet ? sheet[$1] : $1 + 1) ": " $3 }' \
+	    "$2/found" > "$2/errors"
 	if [ -s "$2/errors" ]; then
 		echo error > "$2/outcome"
 	else
 		echo success > "$2/outcome"
 	fi
+}
+
+# sheet_rows < FILE: "N<tab>ROW" for each data row N as csv-shape numbers
+# it, ROW its row in a spreadsheet: every record counts there, a truly
+# blank line too, which csv-shape skips; the header is the first record
+# that is not blank. A quoted field may hold line ends. Prints numbers
+# only.
+sheet_rows() {
+	LC_ALL=C awk '
+	    { sub(/\r$/, "") }
+	    NR == 1 { sub(/^\357\273\277/, "") }
+	    quoted { if (gsub(/"/, "&") % 2) quoted = 0; next }
+	    { sheet++ }
+	    $0 == "" { next }
+	    { if (++records > 1) printf "%d\t%d\n", records - 1, sheet
+	      if (gsub(/"/, "&") % 2) quoted = 1 }'
 }
 
 # rules FILE: the checks csv-shape cannot make, on the rows numbered as
@@ -232,7 +261,9 @@ while IFS= read -r name <&3; do
 	    job_step "apply-$id" apply "$dir"
 	job_step "file-$id" file_away "$inbox/$name" "$dir"
 	compose "$name" "$dir" || _job_die 73 "cannot write in $dir"
-	job_deliver "mail-$id" "$name" "$dir/mail.txt" \
+	# the ledger key: where this delivery of the file was filed
+	filed=$(cat "$dir/path") || _job_die 73 "cannot read $dir/path"
+	job_deliver "mail-$id" "${filed#"$DATA_DIR/processed/"}" "$dir/mail.txt" \
 	    "mailto:$BZ_CITY_MAIL_TO" mail_city "$dir" > /dev/null
 	job_step "delete-$id" delete_original "$name" "$sha" "$dir"
 	# fetched again by a run that resumed after filing: not needed now

@@ -8,7 +8,8 @@
 # that the ledger guards (pipelines/lib/job.sh):
 #
 #	settings	every setting is there (78 and an alert when not)
-#	query		sched-query -f sql/eod_appointments.sql -> staging
+#	query		sched-query -f sql/eod_appointments.sql -> staging,
+#			from the platform's own MySQL/MariaDB database
 #	files		csv-shape three times, each written whole or not at all:
 #			  patient_appointments.csv	shapes/printer_appointments.shape
 #			  patients_form_print.csv	shapes/printer_requisition.shape
@@ -96,8 +97,7 @@ query() {
 	mkdir -p "$stage"
 	sched-query -f "$EOD_SQL" \
 	    -v "day:date=$DAY" \
-	    -v "next_day:date=$(job_date_add "$DAY" 1)" \
-	    -v "day_number:int=$(echo "$DAY" | tr -d -)" > "$stage/query.tmp"
+	    -v "next_day:date=$(job_date_add "$DAY" 1)" > "$stage/query.tmp"
 	mv -f "$stage/query.tmp" "$stage/query.csv"
 }
 

@@ -33,3 +33,14 @@ free_port() {
 file_mode() {
 	stat -c %a "$1"
 }
+
+# path_traversable DIR: every directory from the bats run's scratch area
+# down to DIR becomes searchable, so a server's own account (sshd's test
+# user, mysql) reaches the files under it.
+path_traversable() {
+	local d=$1
+	while [ -n "$d" ] && [ "$d" != / ] && [ "$d" != "${BATS_RUN_TMPDIR%/*}" ]; do
+		chmod a+x "$d"
+		d=${d%/*}
+	done
+}

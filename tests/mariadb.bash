@@ -39,16 +39,6 @@ _mariadb_bin() {
 	return 1
 }
 
-# Every directory from the bats run's scratch area down to $1 becomes
-# searchable, so the mysql account reaches its data directory.
-_mariadb_traversable() {
-	local d=$1
-	while [ -n "$d" ] && [ "$d" != / ] && [ "$d" != "${BATS_RUN_TMPDIR%/*}" ]; do
-		chmod a+x "$d"
-		d=${d%/*}
-	done
-}
-
 mariadb_start() {
 	local dir=${1:-${BATS_FILE_TMPDIR:-$BATS_TEST_TMPDIR}/mariadb}
 	local mariadbd install client i owner
@@ -69,12 +59,16 @@ mariadb_start() {
 	MARIADB_PORT=$(free_port)
 	MARIADB_CLIENT=$client
 	owner=()
+	# its own temporary directory: the server would use $TMPDIR, which
+	# the mysql account may not reach
+	mkdir -p "$dir/tmp"
 	if [ "$(id -u)" -eq 0 ]; then
 		owner=(--user=mysql)
-		chown mysql: "$dir"
-		_mariadb_traversable "$dir"
+		chown mysql: "$dir" "$dir/tmp"
+		path_traversable "$dir"
 	fi
 	if ! "$install" --no-defaults "${owner[@]}" --datadir="$dir/data" \
+		--tmpdir="$dir/tmp" \
 		--auth-root-authentication-method=socket \
 		--auth-root-socket-user="$(id -un)" \
 		--skip-test-db --skip-name-resolve \
@@ -86,6 +80,7 @@ mariadb_start() {
 	fi
 	# 3>&- : bats waits for fd 3; a server left holding it hangs the run
 	"$mariadbd" --no-defaults "${owner[@]}" --datadir="$dir/data" \
+		--tmpdir="$dir/tmp" \
 		--bind-address=127.0.0.1 --port="$MARIADB_PORT" \
 		--socket="$MARIADB_SOCKET" --pid-file="$dir/mysqld.pid" \
 		--log-error="$dir/error.log" --skip-name-resolve \

@@ -50,16 +50,6 @@ sftp_suite() {
 	}
 }
 
-# Every directory from the bats run's scratch area down to $1 becomes
-# searchable, so the test account reaches the files under it.
-_sftp_traversable() {
-	local d=$1
-	while [ -n "$d" ] && [ "$d" != / ] && [ "$d" != "${BATS_RUN_TMPDIR%/*}" ]; do
-		chmod a+x "$d"
-		d=${d%/*}
-	done
-}
-
 sshd_start() {
 	local line
 	SSHD_DIR=$BATS_TEST_TMPDIR/sshd
@@ -83,7 +73,7 @@ sshd_start() {
 	chown "$SFTP_USER" "$REMOTE"
 	chmod 755 "$REMOTE"
 	chmod 644 "$SSHD_DIR/authorized_keys"
-	_sftp_traversable "$BATS_TEST_TMPDIR"
+	path_traversable "$BATS_TEST_TMPDIR"
 	{
 		echo "ListenAddress 127.0.0.1"
 		echo "HostKey $SSHD_DIR/host_ed25519"

@@ -1,22 +1,28 @@
 -- eod_appointments.sql: the day's patient appointments for the Mass
--- Testing Platform's printer and master files (specs/mtp.md, eod_data.sh).
+-- Testing Platform's printer and master files (specs/mtp.md, eod_data.sh),
+-- read from the platform's own MySQL/MariaDB database
+-- (SCHEDFEED_DB_DRIVER=mysql; tests/fixtures/mtp/schema.mariadb.sql has
+-- its tables as the platform defines them).
 --
 -- One result feeds all three files: pipelines/shapes/printer_appointments,
 -- printer_requisition and master pick, rename, reformat and number the
--- columns. Portable SQL (runs on SQL Server and on tdsd over SQLite):
--- COALESCE, no dbo., no GETDATE(), no CONVERT, no DATEPART, and
--- no string concatenation (SQL Server's + is SQLite's ||): the two values
--- built from several columns are made with REPLACE on a template instead.
--- Parameters, worked out by pipelines/eod_data.sh:
+-- columns. Parameters, worked out by pipelines/eod_data.sh:
 --
 --   @day         the day, YYYY-MM-DD
 --   @next_day    the day after: the first day NOT included
---   @day_number  the day as the integer YYYYMMDD, for ages
 --
--- Age in whole years at @day: (YYYYMMDD of the day - YYYYMMDD of the
--- birth date) / 10000 in integer arithmetic. ea_users.dob is a DATE,
--- which SQL Server turns into 'YYYY-MM-DD' text for REPLACE, as SQLite
--- stores it. A missing dob gives an empty age and pediatric_swab No.
+-- ea_users.dob is a DATETIME (migration 013): the master file keeps it as
+-- stored, YYYY-MM-DD HH:MM:SS; the printer shapes write its date part.
+-- The age in whole years at @day is taken from the date part, so a dob
+-- stored with a time of day does not make anyone a year younger on their
+-- birthday. A missing dob gives an empty age and pediatric_swab No.
+--
+-- The patient type comes from the code the appointment was booked with
+-- (ea_appointments.business_code, migration 029): any code, a critical
+-- infrastructure employee. first_responder is stored as '0' or '1'
+-- (migration 025). language_pref, language_pref_other, doctor_provider and
+-- doctor_provider_other are no longer stored (migration 017 dropped them):
+-- the files keep the columns, blank, as the platform's own export does.
 --
 -- Dates in the result are the stored date-times; csv-shape writes the
 -- printer's formats (start_datetime "May 07 05:00AM", app_start
@@ -43,8 +49,8 @@ SELECT	A.hash AS ereqnumber,
 	U.gender,
 	U.dob,
 	U.ssn,
-	U.language_pref,
-	U.language_pref_other,
+	'' AS language_pref,
+	'' AS language_pref_other,
 	U.patient_id,
 	U.patient_contact_pref,
 	U.patient_consent,
@@ -64,8 +70,8 @@ SELECT	A.hash AS ereqnumber,
 	U.doctor_city,
 	U.doctor_state,
 	U.doctor_zip_code,
-	U.doctor_provider,
-	U.doctor_provider_other,
+	'' AS doctor_provider,
+	'' AS doctor_provider_other,
 	U.provider_patient_id,
 	U.doctor_phone_number,
 	U.rx_date,
@@ -79,26 +85,25 @@ SELECT	A.hash AS ereqnumber,
 	U.caller,
 	U.first_responder,
 	-- "Last, First"
-	REPLACE(REPLACE('~L~, ~F~', '~F~', COALESCE(U.first_name, '')),
-	    '~L~', COALESCE(U.last_name, '')) AS name,
+	CONCAT(COALESCE(U.last_name, ''), ', ', COALESCE(U.first_name, ''))
+	    AS name,
 	-- the first two letters of the last name, the first capitalised
-	REPLACE(REPLACE('~1~~2~', '~2~', SUBSTRING(COALESCE(U.last_name, ''), 2, 1)),
-	    '~1~', UPPER(SUBSTRING(COALESCE(U.last_name, ''), 1, 1)))
-	    AS last_name_abbrv,
-	(@day_number - CAST(REPLACE(U.dob, '-', '') AS INT)) / 10000 AS age,
-	CASE WHEN (@day_number - CAST(REPLACE(U.dob, '-', '') AS INT)) / 10000 < 16
+	CONCAT(UPPER(LEFT(COALESCE(U.last_name, ''), 1)),
+	    SUBSTRING(COALESCE(U.last_name, ''), 2, 1)) AS last_name_abbrv,
+	TIMESTAMPDIFF(YEAR, DATE(U.dob), DATE(@day)) AS age,
+	CASE WHEN TIMESTAMPDIFF(YEAR, DATE(U.dob), DATE(@day)) < 16
 	     THEN 'Yes' ELSE 'No' END AS pediatric_swab,
-	CASE WHEN RTRIM(COALESCE(U.business_code, '')) <> ''
+	CASE WHEN TRIM(COALESCE(A.business_code, '')) <> ''
 	     THEN 'Critical Infrastructure Employee'
 	     ELSE 'General Public' END AS patient_type,
-	CASE WHEN RTRIM(COALESCE(U.business_code, '')) <> ''
+	CASE WHEN TRIM(COALESCE(A.business_code, '')) <> ''
 	     THEN 'CRITICAL INFRASTRUCTURE EMPLOYEE'
 	     ELSE '' END AS prescription_content,
-	CASE WHEN U.first_responder = 1 THEN 'Yes' ELSE 'No' END
+	CASE WHEN U.first_responder = '1' THEN 'Yes' ELSE 'No' END
 	    AS first_responder_yes_no,
 	A.start_datetime AS app_start
 FROM ea_appointments A
 JOIN ea_users U ON U.id = A.id_users_customer
 WHERE A.start_datetime >= @day AND A.start_datetime < @next_day
-  AND A.is_unavailable = 0
+  AND COALESCE(A.is_unavailable, 0) = 0
 ORDER BY A.start_datetime, U.last_name, U.first_name, A.id;

@@ -1,14 +1,18 @@
 #!/usr/bin/env bats
-# pipelines/bz_inbound.sh against tdsd over the demo database, the Box
-# emulator (the city's FromCity folder) and aiosmtpd (mail to the city).
+# pipelines/bz_inbound.sh against a real MariaDB server holding the Mass
+# Testing Platform's tables (tests/fixtures/mtp/schema.mariadb.sql; the
+# job's login may update only status, slots_approved and modified of
+# ea_business_request), the Box emulator (the city's FromCity folder) and
+# aiosmtpd (mail to the city).
 #
-# Demo requests (tests/fixtures/demo-db.sql): 701 BZ1001 pending, 702 and
-# 706 BZ1002 pending, 705 BZ1003 pending, 703 BZ1003 active (5 slots),
-# 704 BZ1001 deleted. The approvals file tests/fixtures/mtp/bz/
-# approvals.csv says BZ1001 Y 20, BZ1002 N, BZ1003 empty, so a good file
-# leaves:
+# Requests (tests/fixtures/mtp/rows.sql), one business code each: 701
+# BZ1001 pending, 702 BZ1002 pending, 705 BZ1003 pending, 706 BZ2002
+# pending, 703 BZ2003 active (5 slots), 704 BZ2001 deleted; slots_approved
+# is 0 until approved (NOT NULL DEFAULT 0, migration 028). The approvals
+# file tests/fixtures/mtp/bz/approvals.csv says BZ1001 Y 20, BZ1002 N,
+# BZ1003 empty, so a good file leaves:
 #   701 active 20 · 702 deleted · 703 active 5 · 704 deleted ·
-#   705 pending · 706 deleted
+#   705 pending · 706 pending
 
 load ../common
 load ../tls
@@ -20,22 +24,27 @@ bats_require_minimum_version 1.5.0
 JOB="$TOP/pipelines/bz_inbound.sh"
 BZ="$TOP/tests/fixtures/mtp/bz"
 APPLIED='701|active|20
-702|deleted|
+702|deleted|0
 703|active|5
-704|deleted|
-705|pending|
-706|deleted|'
-UNTOUCHED='701|pending|
-702|pending|
+704|deleted|0
+705|pending|0
+706|pending|0'
+UNTOUCHED='701|pending|0
+702|pending|0
 703|active|5
-704|deleted|
-705|pending|
-706|pending|'
+704|deleted|0
+705|pending|0
+706|pending|0'
 
 setup_file() {
 	export CA="$BATS_FILE_TMPDIR/ca"
 	make_test_ca "$CA"
 	box_setup_file
+	mtp_db_setup_file bz_inbound
+}
+
+teardown_file() {
+	mtp_db_teardown_file
 }
 
 setup() {
@@ -76,6 +85,12 @@ box_left() {
 	box_ctl files | awk -F '\t' '$6 != "trashed" { print $1 }'
 }
 
+# mail_back NAME: the city's mail server up again, as server NAME
+mail_back() {
+	smtpd_start "$1"
+	eval "export HEALTH_NETWORK_SMTP_URL=smtp://127.0.0.1:\$SMTPD_PORT_$1"
+}
+
 # accepted NAME FILE: the job applies FILE, files it under success, mails
 # the city and deletes the Box original
 accepted() {
@@ -113,7 +128,7 @@ rejected() {
 @test "a good file: applied in one transaction, filed, mailed, then deleted from Box" {
 	accepted approvals_1400.csv "$BZ/approvals.csv"
 	mail_body city 1 | grep -q 'approvals_1400.csv was processed'
-	log_steps | grep -qx 'bz_inbound 2026-11-24 applied 3 rows, 3 requests changed'
+	log_steps | grep -qx 'bz_inbound 2026-11-24 applied 3 rows, 2 requests changed'
 	! grep -q 'Grocer\|Depot' "$SCHEDFEED_STATE_DIR/bz_inbound/log"
 	[ -z "$(ls -A "$SCHEDFEED_STATE_DIR/bz_inbound/inbox")" ]
 }
@@ -192,7 +207,9 @@ rejected() {
 @test "a row the database refuses rolls the whole file back" {
 	# the check passes; the update fails (a trigger stands in for a
 	# constraint the server enforces)
-	mtp_db_sql "CREATE TRIGGER no_bz1002 BEFORE UPDATE ON ea_business_request WHEN OLD.business_code = 'BZ1002' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+	mtp_db_sql "DELIMITER //
+CREATE TRIGGER no_bz1002 BEFORE UPDATE ON ea_business_request FOR EACH ROW
+IF OLD.business_code = 'BZ1002' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF//"
 	city_file approvals.csv "$BZ/approvals.csv"
 	run sh "$JOB" 2026-11-24
 	echo "$output"
@@ -224,8 +241,7 @@ rejected() {
 	# someone decides a request by hand meanwhile: the re-run must not
 	# apply the file again over it
 	mtp_db_sql "UPDATE ea_business_request SET slots_approved = 99 WHERE id = 701"
-	smtpd_start city
-	export HEALTH_NETWORK_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_city
+	mail_back city
 	run sh "$JOB" 2026-11-24
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -234,6 +250,61 @@ rejected() {
 	[ "$(processed success | wc -l)" -eq 1 ]
 	[ "$(mail_count city)" -eq 1 ]
 	[ -z "$(box_left)" ]
+}
+
+@test "the same file delivered again the same day: processed, filed beside the first, the city mailed again" {
+	accepted approvals.csv "$BZ/approvals.csv"
+	# someone decides a request by hand after the first delivery: a
+	# request no longer pending stays as it is
+	mtp_db_sql "UPDATE ea_business_request SET slots_approved = 99 WHERE id = 701"
+	city_file approvals.csv "$BZ/approvals.csv"
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 0 ]
+	log_steps | grep -qx 'bz_inbound 2026-11-24 applied 3 rows, 0 requests changed'
+	log_steps | grep -q '^bz_inbound 2026-11-24 mail-[0-9a-f]* ok (sent)$'
+	! log_steps | grep -q 'already delivered'
+	day=$(date +%Y/%m/%d)
+	[ "$(processed success)" = "./$day/approvals.csv
+./$day/approvals.csv.1" ]
+	cmp "$BZ/approvals.csv" "$DATA_DIR/processed/success/$day/approvals.csv.1"
+	[ "$(mail_count city)" -eq 2 ]
+	mail_summary city 2 | grep -qxF "subject: Business requisition file processed: approvals.csv"
+	[ "$(mtp_db_sql 'SELECT slots_approved FROM ea_business_request WHERE id = 701')" = 99 ]
+	[ -z "$(box_left)" ]
+	# a third time, a run resuming after the mail failed mails it once
+	city_file approvals.csv "$BZ/approvals.csv"
+	smtpd_stop_all
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 75 ]
+	[ "$(processed success | wc -l)" -eq 3 ]
+	mail_back again
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 0 ]
+	log_steps | grep -q '^bz_inbound 2026-11-24 file-[0-9a-f]* skipped (done in an earlier run)$'
+	[ "$(mail_count again)" -eq 1 ]
+	[ "$(processed success | wc -l)" -eq 3 ]
+	[ -z "$(box_left)" ]
+	# nothing left for a later run to mail
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 0 ]
+	[ "$(mail_count again)" -eq 1 ]
+}
+
+@test "a truly blank line is a spreadsheet row: the rows after it are named as the spreadsheet numbers them" {
+	# header (row 1), BZ1001 (2), a blank line (3), BZ1002 with a bad
+	# slots_approved (4), a quoted name over two lines (5), BZ4242 (6)
+	{
+		sed -n 1,2p "$BZ/approvals.csv"
+		printf '\r\n'
+		sed -n 3p "$BZ/approvals.csv" | sed 's/^N,,/Y,x1,/'
+		printf ',,12,"Café\nÑandú",BZ1003,René,Barista,,,,,,,,,H4SHBZ1003\n'
+		sed -n 2p "$BZ/approvals.csv" | sed 's/,BZ1001,/,BZ4242,/'
+	} > "$W/blank.csv"
+	printf '%s\n' 'Row 4: column slots_approved: does not match the pattern' \
+	    'Row 6: column business_code: no business request has this code' > "$W/expected"
+	rejected blank.csv "$W/blank.csv" "$W/expected"
 }
 
 @test "nothing from the city: exit 0, a log line" {

@@ -1,10 +1,13 @@
 #!/usr/bin/env bats
-# pipelines/bz_outbound.sh against tdsd over the demo database, the Box
-# emulator (the city's ToCity folder) and aiosmtpd (mail to the city).
+# pipelines/bz_outbound.sh against a real MariaDB server holding the Mass
+# Testing Platform's tables (tests/fixtures/mtp/schema.mariadb.sql), the
+# Box emulator (the city's ToCity folder) and aiosmtpd (mail to the city).
 #
-# Demo requests created on 2026-11-23 (tests/fixtures/demo-db.sql):
-#   706 08:59:59 pending · 701 09:00:00 pending · 703 09:30 active ·
-#   704 09:45 deleted · 702 09:59:59 pending · 705 10:00:00 pending
+# Requests created on 2026-11-23 (tests/fixtures/mtp/rows.sql), each with
+# its own business code:
+#   706 BZ2002 08:59:59 pending · 701 BZ1001 09:00:00 pending ·
+#   703 BZ2003 09:30 active · 704 BZ2001 09:45 deleted ·
+#   702 BZ1002 09:59:59 pending · 705 BZ1003 10:00:00 pending
 # so the hour 09 holds 701 and 702 (both edges included), and
 # tests/fixtures/mtp/business_requisition_2026-11-23_0900.csv is its file.
 
@@ -22,6 +25,11 @@ setup_file() {
 	export CA="$BATS_FILE_TMPDIR/ca"
 	make_test_ca "$CA"
 	box_setup_file
+	mtp_db_setup_file bz_outbound
+}
+
+teardown_file() {
+	mtp_db_teardown_file
 }
 
 setup() {
@@ -91,7 +99,7 @@ sent_dir() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	csv-shape -c business_code,created "$(sent_dir)/business_requisition_2026-11-23_0800.csv" > "$W/got"
-	printf '%s\n' business_code,created 'BZ1002,2026-11-23 08:59:59' \
+	printf '%s\n' business_code,created 'BZ2002,2026-11-23 08:59:59' \
 	    'BZ1001,2026-11-23 09:00:00' 'BZ1002,2026-11-23 09:59:59' \
 	    'BZ1003,2026-11-23 10:00:00' | diff - "$W/got"
 }

@@ -1,14 +1,18 @@
 #!/usr/bin/env bats
-# pipelines/eod_data.sh against tdsd over the demo database, a real sshd
-# (the printer), aiosmtpd with STARTTLS and AUTH (the health department,
-# and a second one for alerts) and the Box emulator.
+# pipelines/eod_data.sh against a real MariaDB server holding the Mass
+# Testing Platform's tables (tests/fixtures/mtp/schema.mariadb.sql, read
+# as a login with only the grants schedfeed(7) lists), a real sshd (the
+# printer), aiosmtpd with STARTTLS and AUTH (the health department, and a
+# second one for alerts) and the Box emulator.
 #
 # The expected files under tests/fixtures/mtp/2026-11-24/ were worked out
-# by hand from specs/mtp.md and the demo rows of 2026-11-24:
+# by hand from specs/mtp.md and the synthetic rows of 2026-11-24
+# (tests/fixtures/mtp/rows.sql):
 #
 #   car  appt  time   patient            why
-#   1    501   05:00  Roe, Jane          business_code BZ1001: Critical
-#                                        Infrastructure Employee; 56 on the day
+#   1    501   05:00  Roe, Jane          booked with business code BZ1001:
+#                                        Critical Infrastructure Employee;
+#                                        56 on the day
 #   2    502   09:00  Doe, Richard       first_responder 1: Yes; born 11-25,
 #                                        so 67, not 68; address with "" and ,
 #   3    503   09:00  Núñez-Øster, Zoë   same time as Doe: after it by last
@@ -16,6 +20,10 @@
 #   4    504   13:00  Test-Free, Omar    BZ1002
 #   -    505   12:00  (unavailable)      left out
 #   app_start: 2026-11-24 is a Tuesday: "Tuesday 24th, November 2026 05:00 AM"
+#   dob is a DATETIME: the master file keeps 1970-03-14 00:00:00, the
+#   printer files write 1970-03-14; language_pref(_other) and
+#   doctor_provider(_other) are blank (the platform dropped them); 503's
+#   business code is '' (General Public), 502's NULL.
 
 load ../common
 load ../sftp
@@ -36,9 +44,11 @@ setup_file() {
 	export CA="$BATS_FILE_TMPDIR/ca"
 	make_test_ca "$CA"
 	box_setup_file
+	mtp_db_setup_file eod_data
 }
 
 teardown_file() {
+	mtp_db_teardown_file
 	sftp_user_remove "$SFTP_TEST_USER"
 }
 
@@ -159,6 +169,47 @@ patients_form_print.csv" ]
 	true
 }
 
+# formats SAMPLE FILE [COLUMN=CLASS...]: FILE's values have the sample's
+# formats, column by column (tests/fixtures/mtp/formats.py); apt is free
+# text (the sample's is a number, "2B" is an apartment too)
+formats() {
+	"$PY" "$MTP_FIX/formats.py" "$@" apt=int,text
+}
+
+@test "each file's values have the samples' formats, column by column; dob's date part on the printer's" {
+	health_up
+	for day in 2026-11-24 2026-12-01; do
+		run sh "$JOB" "$day"
+		[ "$status" -eq 0 ]
+		d=$DATA_DIR/$day
+		formats "$REF/patient_appointments.sample.csv" "$d/patient_appointments.csv" > "$W/a"
+		formats "$REF/patients_form_print.sample.csv" "$d/patients_form_print.csv" > "$W/p"
+		# the master keeps the stored values: dob and first_responder as
+		# stored, where the printer's sample has them reformatted
+		formats "$REF/patients_form_print.sample.csv" "$d/patient_appointments_master.csv" \
+		    dob=datetime first_responder=int > "$W/m"
+		# every column the samples fill was compared (44 of the 54: the
+		# sample leaves ten empty), and nothing differed
+		[ "$(grep -c . "$W/a")" -eq 5 ]
+		[ "$(grep -c . "$W/p")" -eq 44 ]
+		[ "$(grep -c . "$W/m")" -eq 40 ]
+		grep -qx 'dob: date' "$W/p"
+		grep -qx 'dob: datetime' "$W/m"
+	done
+	# 2026-12-01: a dob stored with a time of day; the printer shows its
+	# date, the master the stored value, the age counts from the date
+	[ "$(csv-shape -c dob,age "$DATA_DIR/2026-12-01/patients_form_print.csv")" = 'dob,age
+2010-12-01,16' ]
+	[ "$(csv-shape -c dob "$DATA_DIR/2026-12-01/patient_appointments.csv" | sed 1d)" = 2010-12-01 ]
+	[ "$(csv-shape -c dob,pediatric_swab "$DATA_DIR/2026-12-01/patient_appointments_master.csv")" = 'dob,pediatric_swab
+2010-12-01 12:00:00,No' ]
+	# and the comparison fails when a format is not the sample's: the
+	# master's raw dob is not the printer's
+	run -1 "$PY" "$MTP_FIX/formats.py" "$REF/patients_form_print.sample.csv" \
+	    "$DATA_DIR/2026-11-24/patient_appointments_master.csv"
+	[[ "$output" == *"dob row 1: datetime, the sample has date"* ]]
+}
+
 @test "a second run sends nothing: every file already delivered" {
 	health_up
 	run sh "$JOB" 2026-11-24
@@ -264,4 +315,27 @@ patients_form_print.csv" ]
 	[ "$status" -eq 64 ]
 	run sh "$JOB" 2026-11-24T10
 	[ "$status" -eq 64 ]
+}
+
+@test "the platform's database refuses: a wrong password is 77, a missing grant 65, nothing sent either way" {
+	health_up
+	SCHEDFEED_DB_PASSWORD=wrong run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 77 ]
+	log_steps | grep -qx 'eod_data 2026-11-24 query failed (status 77)'
+	mariadb_sql <<< "REVOKE SELECT ON schedfeed.ea_users FROM '$MTP_DB_USER'@'127.0.0.1'"
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	mariadb_sql <<< "GRANT SELECT ON schedfeed.ea_users TO '$MTP_DB_USER'@'127.0.0.1'"
+	[ "$status" -eq 65 ]
+	log_steps | grep -qx 'eod_data 2026-11-24 query failed (status 65)'
+	! grep -qE 'Roe|Doe|Núñez' <<< "$output"
+	[ ! -e "$DATA_DIR/2026-11-24" ]
+	[ -z "$(ls -A "$REMOTE")" ]
+	[ "$(mail_count health)" -eq 0 ]
+	[ -z "$(box_ctl files)" ]
+	# granted again, the next run delivers everything
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 0 ]
+	[ "$(mail_count health)" -eq 1 ]
 }
