@@ -193,6 +193,19 @@ Y,abc
 	[ -z "$(box_ctl log)" ]
 }
 
+@test "a forged certificate (the CA's name, a wrong signature) is 77 at once, never retried" {
+	box_put FromCity/a.csv 'a' >/dev/null
+	make_forged_cert "$BOX_FIXED/ca"
+	box_stop
+	box_start --cert "$BOX_FIXED/ca/forged-server.pem" \
+		--key "$BOX_FIXED/ca/forged-server.key"
+	run box-get --retries 3 --folder-path FromCity --to "$W/in"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"box-get: Box token: TLS certificate verification failed: certificate signature failure"* ]]
+	[[ "$output" != *retry* ]]
+	[ -z "$(ls -A "$W/in")" ]
+}
+
 @test "the wrong key is 77; the wrong CA is 77; nothing downloaded or deleted" {
 	box_put FromCity/a.csv 'a' >/dev/null
 	box_config_with privateKey="$BOX_FIXED/other.p8"

@@ -299,6 +299,19 @@ file_id() {
 	[ "$output" = "box-upload: http://127.0.0.1:$BOX_PORT: BOX_API_URL must be an https:// URL" ]
 }
 
+@test "TLS: a forged certificate (the CA's name, a wrong signature) is 77 at once, never retried" {
+	make_forged_cert "$BOX_FIXED/ca"
+	box_stop
+	box_start --cert "$BOX_FIXED/ca/forged-server.pem" \
+		--key "$BOX_FIXED/ca/forged-server.key"
+	printf 'x\n' >"$W/a.csv"
+	run box-upload --retries 3 --folder 0 "$W/a.csv"
+	[ "$status" -eq 77 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[1]}" = "box-upload: Box token: TLS certificate verification failed: certificate signature failure" ]
+	[[ "$output" != *retry* ]]
+}
+
 @test "usage errors and secrets on the command line: 64" {
 	run box-upload "$W/a.csv"
 	[ "$status" -eq 64 ]
