@@ -126,6 +126,44 @@ receipt_of() {
 	[ -z "$(ls -A "$W/in")" ]
 }
 
+@test "an @revoked host key is refused (77, REVOKED HOST KEY DETECTED) even beside a matching line" {
+	remote_file a.csv 'a'
+	key=$(cut -d' ' -f1,2 "$SSHD_DIR/host_ed25519.pub")
+	printf '@revoked * %s\n' "$key" >>"$KNOWN_HOSTS"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 77 ]
+	[ "$output" = "file,bytes,sha256,target
+sftp-get: $SFTP_USER@127.0.0.1:$SSHD_PORT: REVOKED HOST KEY DETECTED: the server's key $(sshd_fingerprint) is marked @revoked in $KNOWN_HOSTS; refusing to connect" ]
+	[[ "$output" != *retry* ]]
+	[ -z "$(ls -A "$W/in")" ]
+	# Another key revoked, and a CA line (not used): the host key counts.
+	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/old"
+	printf '[127.0.0.1]:%s %s\n@revoked [127.0.0.1]:%s %s\n@cert-authority *.example %s\n' \
+		"$SSHD_PORT" "$key" "$SSHD_PORT" \
+		"$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/old.pub")" \
+		"$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/old.pub")" >"$KNOWN_HOSTS"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$W/in/a.csv")" = a ]
+}
+
+@test "a known_hosts line without a port is port 22's only; hashed lines still match" {
+	remote_file a.csv 'a'
+	key=$(cut -d' ' -f1,2 "$SSHD_DIR/host_ed25519.pub")
+	printf '127.0.0.1 %s\n' "$key" >"$KNOWN_HOSTS"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"$SFTP_USER@127.0.0.1:$SSHD_PORT: unknown host key $(sshd_fingerprint): not in $KNOWN_HOSTS; refusing to connect"* ]]
+	[ -z "$(ls -A "$W/in")" ]
+	# OpenSSH's hashed form of the [host]:port line
+	printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$key" >"$KNOWN_HOSTS"
+	ssh-keygen -q -H -f "$KNOWN_HOSTS" 2>/dev/null
+	grep -q '^|1|' "$KNOWN_HOSTS"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$W/in/a.csv")" = a ]
+}
+
 @test "no MAC in common with the server: 69 at once, nothing downloaded" {
 	remote_file a.csv 'a'
 	sshd_reconfigure "MACs umac-128@openssh.com"
