@@ -8,4 +8,14 @@
  */
 long opt_number(const char *option, const char *arg, long min, long max);
 
+struct option;
+/*
+ * getopt_long, except that a mistyped, unknown or ambiguous option is
+ * reported here by its name alone: getopt's own message echoes the
+ * whole word, "--ke=SECRET" with its value. Returns '?' after the
+ * message, for the program's usage().
+ */
+int opt_next(int argc, char *const argv[], const char *optstring,
+    const struct option *longopts, int *longindex);
+
 #endif

@@ -510,7 +510,7 @@ phi-redact: $W/in.csv: column d: 2 unreadable cells masked (--on-error mask)" ]
 	[[ "$stderr" = "usage: phi-redact "* ]]
 	run --separate-stderr phi-redact --bogus
 	[ "$status" -eq 64 ]
-	[[ "$stderr" = *"unrecognized option '--bogus'"*"usage: phi-redact "* ]]
+	[[ "$stderr" = "phi-redact: --bogus: unknown option"*"usage: phi-redact "* ]]
 }
 
 @test "policy file errors: missing 66, bad lines 78 with file and line" {
@@ -586,4 +586,18 @@ for i in range(1, 30001):
 		[ "$status" -eq 65 ]
 		[ "$stderr" = "phi-redact: $W/in.csv: row 1, column zip: not a ZIP code (--on-error mask would mask it)" ]
 	done
+}
+
+@test "a mistyped option's value is never echoed: --ke=SECRET names --ke and what it may mean" {
+	run phi-redact --ke=SECRET-MRN-123456 <<<'a'
+	[ "$status" -eq 64 ]
+	[[ "$output" != *SECRET* ]]
+	[ "${lines[0]}" = "phi-redact: --ke: ambiguous option (--keep, --key)" ]
+	run phi-redact --passwd=SECRET-MRN-123456 <<<'a'
+	[ "$status" -eq 64 ]
+	[[ "$output" != *SECRET* ]]
+	[ "${lines[0]}" = "phi-redact: --passwd: unknown option" ]
+	run phi-redact --pass-unknown=SECRET-MRN-123456 <<<'a'
+	[ "$status" -eq 64 ]
+	[ "${lines[0]}" = "phi-redact: --pass-unknown: takes no value" ]
 }

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "fname.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "secret.h"
 
@@ -228,7 +229,7 @@ main(int argc, char *argv[])
 
 	setprogname(argv[0]);
 	box_opts_init(&bo);
-	while ((ch = getopt_long(argc, argv, "+", longopts, &idx)) != -1) {
+	while ((ch = opt_next(argc, argv, "+", longopts, &idx)) != -1) {
 		switch (ch) {
 		case 'f':
 			folder = optarg;

@@ -12,6 +12,7 @@
 #include "csvio.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "schema.h"
 #include "wordfile.h"
 
@@ -808,7 +809,7 @@ main(int argc, char *argv[])
 	int opt, status;
 
 	setprogname(argv[0]);
-	while ((opt = getopt_long(argc, argv, optstring, long_options,
+	while ((opt = opt_next(argc, argv, optstring, long_options,
 	    NULL)) != -1) {
 		char option[32] = "-?";
 

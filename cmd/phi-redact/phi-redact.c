@@ -16,6 +16,7 @@
 #include "date.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "policy.h"
 #include "relay.h"
 #include "secret.h"
@@ -549,7 +550,7 @@ main(int argc, char *argv[])
 	int ch, index, status, relay_status;
 
 	setprogname(argv[0]);
-	while ((ch = getopt_long(argc, argv, "+p:", long_options, &index)) !=
+	while ((ch = opt_next(argc, argv, "+p:", long_options, &index)) !=
 	    -1) {
 		switch (ch) {
 		case 0: {

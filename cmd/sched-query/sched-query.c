@@ -19,6 +19,7 @@
 #include "dbopt.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "utf8.h"
 
 #define SQL_MAX (16 * 1024 * 1024)
@@ -430,7 +431,7 @@ main(int argc, char *argv[])
 
 	setprogname(argv[0]);
 	db_settings_init(&settings);
-	while ((c = getopt_long(argc, argv, "+" DBOPT_SHORT "f:e:v:", longopts,
+	while ((c = opt_next(argc, argv, "+" DBOPT_SHORT "f:e:v:", longopts,
 	    NULL)) != -1) {
 		if (dbopt_apply(&settings, c, optarg))
 			continue;

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "fname.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "sftp.h"
 
@@ -217,7 +218,7 @@ main(int argc, char *argv[])
 
 	setprogname(argv[0]);
 	sftp_opts_init(&so);
-	while ((ch = getopt_long(argc, argv, "+" SFTPOPT_SHORT, longopts,
+	while ((ch = opt_next(argc, argv, "+" SFTPOPT_SHORT, longopts,
 	    NULL)) != -1) {
 		if (sftp_opts_apply(&so, ch, optarg))
 			continue;

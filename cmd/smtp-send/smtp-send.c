@@ -675,7 +675,7 @@ main(int argc, char *argv[])
 	CURL *curl;
 
 	setprogname(argv[0]);
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((ch = opt_next(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			o.server = optarg;
