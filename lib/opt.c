@@ -23,6 +23,38 @@ opt_number(const char *option, const char *arg, long min, long max)
 	return v;
 }
 
+int
+opt_size_parse(const char *arg, size_t min, size_t max, size_t *out)
+{
+	unsigned long long v, unit = 1;
+	const char *units = "KMG", *u;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (end != arg && *end != '\0' && end[1] == '\0' &&
+	    (u = strchr(units, *end)) != NULL) {
+		unit = 1ULL << (10 * (u - units + 1));
+		end++;
+	}
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
+	    v > max / unit || v * unit < min)
+		return -1;
+	*out = (size_t)(v * unit);
+	return 0;
+}
+
+size_t
+opt_size(const char *option, const char *arg, size_t min, size_t max)
+{
+	size_t v;
+
+	if (opt_size_parse(arg, min, max, &v) != 0)
+		die(EX_USAGE, "%s: want a size from %zu to %zu bytes "
+		    "(K, M or G may follow)", option, min, max);
+	return v;
+}
+
 /*
  * "--name=value" or "--name": what is wrong, named by at most 60
  * characters of the name. getopt's optopt cannot tell (options whose

@@ -549,9 +549,10 @@ phi-redact: $W/in.csv: column d: 2 unreadable cells masked (--on-error mask)" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = "a
 1" ]
+	# no header at all: bad input, as csv-shape says (schedfeed(7))
 	run sh -c ": | phi-redact --keep a"
-	[ "$status" -eq 0 ]
-	[ "$output" = "" ]
+	[ "$status" -eq 65 ]
+	[ "$output" = "phi-redact: stdin: no header row" ]
 }
 
 @test "many rows: a bad cell deep in the stream stops there, the rows before it all written" {
@@ -600,4 +601,33 @@ for i in range(1, 30001):
 	run phi-redact --pass-unknown=SECRET-MRN-123456 <<<'a'
 	[ "$status" -eq 64 ]
 	[ "${lines[0]}" = "phi-redact: --pass-unknown: takes no value" ]
+}
+
+@test "a record over --max-record (16 MiB by default) is 65 naming the row, memory bounded; the option raises it" {
+	"$PY" -c 'import sys; sys.stdout.write("a,b\n1,2\n3," + "x" * (17 << 20) + "\n5,6\n")' >"$W/in.csv"
+	run --separate-stderr /usr/bin/time -f %M -o "$W/rss" phi-redact --keep a,b "$W/in.csv"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "phi-redact: $W/in.csv: row 2: a record longer than 16777216 bytes, the limit (--max-record raises it)" ]
+	[[ "$output" != *xxxx* ]]
+	ldd "$(command -v phi-redact)" | grep -q libasan ||
+		[ "$(tail -n 1 "$W/rss")" -lt 65536 ]
+	phi-redact --max-record 20M --keep a,b "$W/in.csv" >"$W/out.csv"
+	cmp "$W/in.csv" "$W/out.csv"
+	run phi-redact --max-record lots --keep a "$W/in.csv"
+	[ "$status" -eq 64 ]
+	[ "${lines[0]}" = "phi-redact: --max-record: want a size from 1024 to 4294967296 bytes (K, M or G may follow)" ]
+}
+
+@test "an empty input (no bytes, or a BOM alone) has no header: 65, as in csv-shape; a header alone is a valid empty table" {
+	run --separate-stderr phi-redact --keep a </dev/null
+	[ "$status" -eq 65 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "phi-redact: stdin: no header row" ]
+	printf '\357\273\277' >"$W/bom.csv"
+	run --separate-stderr phi-redact --keep a "$W/bom.csv"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "phi-redact: $W/bom.csv: no header row" ]
+	run --separate-stderr phi-redact --keep a <<<'a'
+	[ "$status" -eq 0 ]
+	[ "$output" = "a" ]
 }

@@ -85,7 +85,8 @@ usage(void)
 	    "[--keep|--drop|--hash|--mask|--year|--shift|--zip3|--age cols]\n"
 	    "\t[--subject col] [--shift-days n] [--as-of yyyy-mm-dd] "
 	    "[--on-error stop|mask]\n"
-	    "\t[--mask-text text] [--pass-unknown] [file]\n", progname);
+	    "\t[--mask-text text] [--pass-unknown] [--max-record bytes] [file]\n",
+	    progname);
 	exit(EX_USAGE);
 }
 
@@ -532,6 +533,7 @@ static const struct option long_options[] = {
 	{ "pass-unknown", no_argument, NULL, 0 },
 	{ "key", optional_argument, NULL, 'K' },
 	{ "policy", required_argument, NULL, 'p' },
+	{ "max-record", required_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -565,6 +567,10 @@ main(int argc, char *argv[])
 		case 'p':
 			policy_files[policy_file_count++] = optarg;
 			break;
+		case 'M':
+			read_opts.max_record = opt_size("--max-record", optarg,
+			    OPT_RECORD_MIN, OPT_RECORD_MAX);
+			break;
 		case 'K':
 			secret_refuse_option("--key", "PHI_REDACT_KEY");
 		default:
@@ -595,6 +601,11 @@ main(int argc, char *argv[])
 	/* A row the thread stopped at comes before anything the parser saw. */
 	if (r.relay != NULL && (relay_status = relay_finish(r.relay)) != 0)
 		status = relay_status;
+	/* One rule with csv-shape (schedfeed(7)): no header is bad input. */
+	if (status == 0 && r.relay == NULL) {
+		warn("%s: no header row", r.input_name);
+		status = EX_DATAERR;
+	}
 	for (size_t i = 0; i < r.column_count; i++)
 		if (r.column[i].masked > 0)
 			warn("%s: column %s: %lu unreadable cell%s masked "

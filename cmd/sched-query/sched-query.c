@@ -27,7 +27,8 @@
 enum {
 	OPT_ALL = 256,
 	OPT_EACH_ROW,
-	OPT_NULL
+	OPT_NULL,
+	OPT_MAX_RECORD
 };
 
 /* A -v NAME[:TYPE][=VALUE] */
@@ -45,6 +46,7 @@ struct query {
 	int all;
 	struct var *vars;
 	size_t var_count;
+	size_t max_record;	/* --each-row's reader; 0: its default */
 	struct csv_writer out;
 	unsigned long rows_written;
 };
@@ -69,8 +71,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: %s [-S server] [-p port] [-D database] [-U user] "
 	    "(-f file | -e sql)\n"
-	    "       [-v name[:type]=value ...] [--each-row] [--all] "
-	    "[--null text]\n"
+	    "       [-v name[:type]=value ...] [--each-row [--max-record bytes]]\n"
+	    "       [--all] [--null text]\n"
 	    "       [--login-timeout seconds] [--timeout seconds] "
 	    "[--encrypt off|request|require]\n"
 	    "       [--ca-file file] [--verbose]\n", progname);
@@ -364,7 +366,8 @@ copy_report(FILE *report)
 static int
 run_each_row(struct query *q)
 {
-	struct csv_read_opts opts = { .has_header = 1 };
+	struct csv_read_opts opts = { .has_header = 1,
+	    .max_record = q->max_record };
 	struct each e = { .q = q };
 	int status;
 
@@ -421,6 +424,7 @@ main(int argc, char *argv[])
 		{ "each-row", no_argument, NULL, OPT_EACH_ROW },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "null", required_argument, NULL, OPT_NULL },
+		{ "max-record", required_argument, NULL, OPT_MAX_RECORD },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct db_settings settings;
@@ -458,6 +462,10 @@ main(int argc, char *argv[])
 			break;
 		case OPT_NULL:
 			q.null_text = optarg;
+			break;
+		case OPT_MAX_RECORD:
+			q.max_record = opt_size("--max-record", optarg,
+			    OPT_RECORD_MIN, OPT_RECORD_MAX);
 			break;
 		default:
 			usage();
