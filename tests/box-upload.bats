@@ -216,14 +216,32 @@ file_id() {
 	[ "$(box_ctl files | wc -l)" -eq 3 ]
 }
 
-@test "Box's SHA-1 differs from the local file's: 74, no receipt" {
+@test "Box's SHA-1 differs from the local file's: 74, no receipt, and nothing unverified left under the name" {
 	daily=$(box_ctl put Daily/ /dev/null)
 	printf 'x\n' >"$W/a.csv"
 	box_ctl fault '{"path":"^/api/2.0/files/content$","action":"corrupt"}'
 	run box-upload --folder "$daily" "$W/a.csv"
 	[ "$status" -eq 74 ]
 	[ "${lines[1]}" = "box-upload: $W/a.csv: Box reports SHA-1 $(box_ctl files | cut -f4), the local file has $(sha1_of "$W/a.csv")" ]
-	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[2]}" = "box-upload: $W/a.csv: the unverified upload was moved to Box's trash" ]
+	[ "${#lines[@]}" -eq 3 ]
+	# a new file: in the trash, not in the folder
+	[ "$(box_ctl files | cut -f1,6)" = "Daily/a.csv	trashed" ]
+	box_ctl log | grep -qx 'DELETE /2.0/files/[0-9]* 204'
+}
+
+@test "a new version whose SHA-1 differs: 74, and the version before is current again" {
+	id=$(box_put Daily/a.csv 'yesterday')
+	daily=$(box_ctl folders | awk '$1 == "Daily" { print $2 }')
+	printf 'today\n' >"$W/a.csv"
+	box_ctl fault '{"path":"^/api/2.0/files/[0-9]+/content$","action":"corrupt"}'
+	run box-upload --folder "$daily" "$W/a.csv"
+	[ "$status" -eq 74 ]
+	[[ "${lines[1]}" == "box-upload: $W/a.csv: Box reports SHA-1 "*", the local file has $(sha1_of "$W/a.csv")" ]]
+	[ "${lines[2]}" = "box-upload: $W/a.csv: the version before is current again on Box" ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(box_ctl content "$id")" = yesterday ]
+	[ "$(box_ctl files | cut -f1)" = Daily/a.csv ]
 }
 
 @test "a folder in the way of a file name: 73; the other files still go" {
