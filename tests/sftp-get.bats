@@ -201,20 +201,6 @@ sftp-get: $SFTP_USER@127.0.0.1:$SSHD_PORT: REVOKED HOST KEY DETECTED: the server
 	[ -z "$(ls -A "$W/in")" ]
 }
 
-# hostile_server REAL<TAB>HOSTILE ...: sshd's sftp subsystem becomes
-# tests/fixtures/sftp-get/hostile-sftp.py, which lists each REAL file in
-# $REMOTE under the HOSTILE name (Python escapes) and serves it under it.
-hostile_server() {
-	cp "$TOP/tests/fixtures/sftp-get/hostile-sftp.py" "$SSHD_DIR/"
-	printf '%s\n' "$@" >"$SSHD_DIR/names"
-	chmod 755 "$SSHD_DIR/hostile-sftp.py"
-	chmod 644 "$SSHD_DIR/names"
-	sshd_kill_all
-	sed -i "s|^Subsystem sftp .*|Subsystem sftp $PY $SSHD_DIR/hostile-sftp.py $SSHD_DIR/names|" \
-		"$SSHD_DIR/sshd_config"
-	sshd_restart
-}
-
 @test "a hostile listing: names with '/', '..', '.', NUL or control characters are refused (65), the others fetched, nothing written outside" {
 	remote_file good.pdf 'good'
 	remote_file e1 'evil 1'
