@@ -330,6 +330,23 @@ file_id() {
 	[[ "$output" != *retry* ]]
 }
 
+@test "TLS: a server that hangs up in the handshake is retried (75), not taken for a refused certificate" {
+	port=$(free_port)
+	"$PY" -c 'import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5); print("up", flush=True)
+while True:
+    c, _ = s.accept(); c.recv(100); c.close()' "$port" >"$W/hangup" &
+	hangup=$!
+	while [ ! -s "$W/hangup" ]; do sleep 0.05; done
+	printf 'x\n' >"$W/a.csv"
+	BOX_API_URL=https://127.0.0.1:$port run box-upload --retries 1 --folder 0 "$W/a.csv"
+	kill "$hangup"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"retry 1 of 1"* ]]
+	[[ "$output" != *"certificate verification failed"* ]]
+}
+
 @test "usage errors and secrets on the command line: 64" {
 	run box-upload "$W/a.csv"
 	[ "$status" -eq 64 ]
