@@ -86,6 +86,47 @@ sanitize:
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(MAKE) BUILD=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" check
 
+# libFuzzer targets, tests/fuzz/*.c (fuzz.c is their shared part), built
+# with Debian's clang under ASan and UBSan. The code under test gets
+# -Dexit=fuzz_exit: a die() on bad input returns to the target. make fuzz
+# runs each for FUZZ_SECONDS on a corpus seeded from the fixtures and
+# prints executions and findings per target (tests/fuzz/run.sh).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD = build-fuzz
+FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+	-fsanitize=fuzzer-no-link,address,undefined
+FUZZ_TARGETS := $(filter-out fuzz,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
+FUZZ_LIB_OBJ := $(patsubst lib/%.c,$(FUZZ_BUILD)/lib/%.o,$(LIB_SRC))
+# what each target needs beside lib/ (a cmd's main file it #includes)
+FUZZ_EXTRA_schema = cmd/csv-shape/schema.c
+FUZZ_EXTRA_policy = cmd/phi-redact/policy.c
+FUZZ_EXTRA_tdsd_packet = tests/tdsd/proto.c
+
+$(FUZZ_BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard tests/fuzz/*.h) $(wildcard cmd/*/*.h) $(wildcard tests/tdsd/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(SF_CFLAGS) $(FUZZ_FLAGS) -Dexit=fuzz_exit -c -o $@ $<
+
+$(FUZZ_BUILD)/tests/fuzz/fuzz.o: tests/fuzz/fuzz.c tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(SF_CFLAGS) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/libschedfeed.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(FUZZ_LIB_OBJ)
+
+define FUZZ_template
+$(FUZZ_BUILD)/bin/$(1): $(FUZZ_BUILD)/tests/fuzz/$(1).o $(FUZZ_BUILD)/tests/fuzz/fuzz.o $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_EXTRA_$(1))) $(FUZZ_BUILD)/libschedfeed.a
+	@mkdir -p $$(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $$@ $$^ $(LIBS) -lpthread
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_template,$(t))))
+
+fuzz-build: $(addprefix $(FUZZ_BUILD)/bin/,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 demo: deps all
 	sh tests/fixtures/demo.sh
 
@@ -108,6 +149,6 @@ lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN7)
 
 clean:
-	rm -rf build build-san tests/tdsd/tdsd demo-out
+	rm -rf build build-san $(FUZZ_BUILD) tests/tdsd/tdsd demo-out
 
-.PHONY: all deps check sanitize demo install lint-man clean
+.PHONY: all deps check sanitize fuzz fuzz-build demo install lint-man clean

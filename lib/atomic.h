@@ -10,6 +10,7 @@ struct atomic_file {
 	char *tmp;	/* temporary in the same directory */
 	int fd;
 	FILE *fp;	/* write through this, or through fd */
+	int dirfd;	/* atomic_openat's directory (path, tmp relative), or -1 */
 };
 
 /*
@@ -17,6 +18,14 @@ struct atomic_file {
  * says otherwise). Returns 0, or -1 with errno set.
  */
 int atomic_open(struct atomic_file *af, const char *path, mode_t mode);
+/*
+ * Like atomic_open, for the file name (never a path: see fname.h) in the
+ * open directory dirfd: the temporary is created there with O_EXCL and
+ * O_NOFOLLOW, so neither a planted symlink nor a name from a server
+ * leads outside it. dirfd stays the caller's to close, after the commit.
+ */
+int atomic_openat(struct atomic_file *af, int dirfd, const char *name,
+    mode_t mode);
 /*
  * Flushes, fsyncs, renames onto the final name (replacing it unless
  * no_clobber, which fails with EEXIST) and fsyncs the directory.

@@ -16,6 +16,7 @@
 #include "mem.h"
 #include "opt.h"
 #include "secret.h"
+#include "tlscheck.h"
 
 /* Error bodies and listing pages are small; more than this is not Box. */
 #define BODY_MAX	(8u * 1024 * 1024)
@@ -302,6 +303,7 @@ perform(struct box *b, const struct box_request *rq, struct sink *s,
 	CURLcode rc;
 
 	curl_easy_reset(c);
+	tls_watch(c);
 	b->errbuf[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, b->errbuf);
@@ -503,7 +505,15 @@ exchange(struct box *b, const struct box_request *rq,
 		return EX_IOERR;
 	}
 	if (rc != CURLE_OK) {
+		const char *refused = tls_verify_failure(b->curl);
+
 		status = curl_status(rc);
+		/* A refused certificate is never worth another try. */
+		if (status != EX_NOPERM && refused != NULL) {
+			warn("%s: TLS certificate verification failed: %s",
+			    what, refused);
+			return EX_NOPERM;
+		}
 		if (status == EX_TEMPFAIL)
 			return -1;
 		warn("%s: %s", what, b->errbuf[0] != '\0' ? b->errbuf :

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ struct reader {
 	void *ctx;
 	int status;		/* first non-zero status, stops the parse */
 	int utf8_ok;		/* the input parsed now is known valid */
+	size_t max_record;	/* opts->max_record, or the default */
 	char *buf;		/* field bytes of the current record */
 	size_t buf_used, buf_cap;
 	size_t *len;
@@ -52,6 +54,45 @@ settle(struct reader *r)
 	if (r->opts->before_message == NULL)
 		return 0;
 	return r->opts->before_message(r->ctx);
+}
+
+static size_t
+max_record(const struct csv_read_opts *opts)
+{
+	return opts->max_record != 0 ? opts->max_record : CSV_MAX_RECORD;
+}
+
+/*
+ * The record being read holds more than the limit: said, naming it (the
+ * one after the last record handed out), and the parse stops.
+ */
+static void
+record_too_long(struct reader *r)
+{
+	struct csv_row at = r->row;
+	char why[96];
+
+	at.record++;
+	at.row = r->opts->has_header ? at.record - 1 : at.record;
+	snprintf(why, sizeof why, "a record longer than %zu bytes, the limit "
+	    "(--max-record raises it)", r->max_record);
+	if (at.chunk != NULL)
+		csv_row_warn(&at, 0, ": %s", why);
+	else if ((r->status = settle(r)) != 0)
+		return;
+	else if (r->opts->has_header && at.record == 1)
+		warn("%s: header: %s", r->name, why);
+	else
+		warn("%s: row %lu: %s", r->name, at.row, why);
+	r->status = EX_DATAERR;
+}
+
+/* Whether the record being read, with the field libcsv holds, is over. */
+static int
+record_over(struct reader *r, const struct csv_parser *parser)
+{
+	return parser->entry_pos > r->max_record ||
+	    r->buf_used > r->max_record - parser->entry_pos;
 }
 
 /* Room in r for one more field of len bytes and the slack on_field uses. */
@@ -88,6 +129,12 @@ on_field(void *s, size_t len, void *data)
 
 	if (r->status != 0)
 		return;
+	/* buf_used counts a NUL per field, as the separators were */
+	if (__builtin_expect(r->buf_used >= r->max_record ||
+	    len >= r->max_record - r->buf_used, 0)) {
+		record_too_long(r);
+		return;
+	}
 	if (__builtin_expect(r->count == r->cap ||
 	    r->buf_cap - r->buf_used < len + FIELD_SLACK, 0))
 		reader_grow(r, len);
@@ -281,7 +328,8 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
     csv_row_fn fn, void *ctx)
 {
 	struct csv_parser parser;
-	struct reader r = { .opts = opts, .name = name, .fn = fn, .ctx = ctx };
+	struct reader r = { .opts = opts, .name = name, .fn = fn, .ctx = ctx,
+	    .max_record = max_record(opts) };
 	char *chunk = xmalloc(READ_CHUNK);
 	unsigned long lines_before = 0;
 	int first = 1;
@@ -307,6 +355,8 @@ csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,
 			}
 		}
 		used = csv_parse(&parser, p, len, on_field, on_row, &r);
+		if (r.status == 0 && record_over(&r, &parser))
+			record_too_long(&r);
 		if (r.status != 0)
 			break;
 		if (used != len) {
@@ -451,6 +501,7 @@ chunk_worker_init(struct chunks *p, struct chunk_worker *w, void *ctx)
 	if (p->opts->read.delim != 0)
 		csv_set_delim(&w->parser, p->opts->read.delim);
 	w->r.opts = &p->opts->read;
+	w->r.max_record = max_record(&p->opts->read);
 	w->r.parser = &w->parser;
 	w->r.name = p->name;
 	w->r.fn = p->ops->row;
@@ -530,6 +581,8 @@ chunk_run(struct chunk_worker *w, struct csv_chunk *c)
 	    text_utf8_ok((const unsigned char *)c->in, c->len);
 	used = csv_parse(&w->parser, c->in, c->len, on_field, on_row, r);
 	c->lines = count_lines(c->in, c->len);
+	if (r->status == 0 && record_over(r, &w->parser))
+		record_too_long(r);
 	if (r->status == 0 && used != c->len) {
 		chunk_say_line(c, (long long)count_lines(c->in, used) + 1,
 		    ": malformed CSV (%s)", csv_strerror(csv_error(&w->parser)));

@@ -5,6 +5,13 @@
 #include <stdio.h>
 #include <stddef.h>
 
+/*
+ * The largest record (and so cell) a reader takes unless told otherwise:
+ * beyond it the input is refused (65, naming the row), so that memory
+ * stays bounded whatever the input holds.
+ */
+#define CSV_MAX_RECORD	((size_t)16 << 20)
+
 struct csv_row {
 	size_t count;		/* fields in this record */
 	char **field;		/* each NUL-terminated, writable in place;
@@ -25,6 +32,8 @@ struct csv_read_opts {
 	unsigned char delim;	/* ',' when 0 */
 	int has_header;		/* only for numbering rows in messages */
 	int no_utf8_check;	/* skip the UTF-8 validation */
+	size_t max_record;	/* bytes a record may hold, its fields and
+				 * separators; 0: CSV_MAX_RECORD */
 	/*
 	 * When set, called with ctx before any message about the input, so
 	 * that rows fn handed to another thread are dealt with (and their
@@ -39,7 +48,8 @@ struct csv_read_opts {
  * UTF-8 BOM and CRLF line ends accepted), calling fn once per record.
  * Returns 0, the callback's non-zero status, or an exit status after a
  * message naming the line or the row and column (never the value):
- * EX_DATAERR for malformed CSV or invalid UTF-8, EX_IOERR for a read error.
+ * EX_DATAERR for malformed CSV, invalid UTF-8 or a record over
+ * max_record bytes, EX_IOERR for a read error.
  * name is what messages call the input ("stdin", a path).
  */
 int csv_read(FILE *in, const char *name, const struct csv_read_opts *opts,

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "err.h"
+#include "knownhosts.h"
 #include "mem.h"
 #include "opt.h"
 #include "secret.h"
@@ -366,17 +367,16 @@ hostkey_knownhost_type(int type)
  * when an entry of that type exists for the host.
  */
 static void
-known_key_types(LIBSSH2_KNOWNHOSTS *kh, const struct sftp_url *u,
+known_key_types(const struct known_hosts *kh, const struct sftp_url *u,
     char *buf, size_t size)
 {
 	size_t i;
 
 	*buf = '\0';
 	for (i = 0; i < sizeof key_kinds / sizeof key_kinds[0]; i++) {
-		int rc = libssh2_knownhost_checkp(kh, u->host, u->port, "AAAA",
+		int rc = known_hosts_check(kh, u->host, u->port, "AAAA",
 		    4, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-		    LIBSSH2_KNOWNHOST_KEYENC_BASE64 | key_kinds[i].knownhost,
-		    NULL);
+		    LIBSSH2_KNOWNHOST_KEYENC_BASE64 | key_kinds[i].knownhost);
 
 		if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
 			list_add(buf, size, key_kinds[i].methods);
@@ -421,7 +421,7 @@ list_has(const char *list, const char *name)
  * libssh2 has: 1.10 strips others with an overlapping memcpy.
  */
 static void
-prefer_known_key_types(struct sftp_conn *c, LIBSSH2_KNOWNHOSTS *kh)
+prefer_known_key_types(struct sftp_conn *c, const struct known_hosts *kh)
 {
 	char order[256], supported[512], prefs[256] = "";
 	char *name, *save;
@@ -456,31 +456,8 @@ known_hosts_path(const struct sftp_opts *o)
 	return xasprintf("%s/.ssh/known_hosts", home);
 }
 
-/* Loads known_hosts; a missing file is an empty one (every host is then
- * unknown). Returns NULL after a message when the file is unreadable. */
-static LIBSSH2_KNOWNHOSTS *
-load_known_hosts(struct sftp_conn *c, const char *path)
-{
-	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(c->session);
-
-	if (kh == NULL)
-		die(EX_SOFTWARE, "libssh2_knownhost_init failed");
-	if (access(path, F_OK) != 0 && errno == ENOENT)
-		return kh;
-	if (libssh2_knownhost_readfile(kh, path,
-	    LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-		if (access(path, R_OK) != 0)
-			warn("%s: cannot read known hosts:", path);
-		else
-			warn("%s: cannot parse known hosts", path);
-		libssh2_knownhost_free(kh);
-		return NULL;
-	}
-	return kh;
-}
-
 static int
-verify_host_key(struct sftp_conn *c, LIBSSH2_KNOWNHOSTS *kh,
+verify_host_key(struct sftp_conn *c, const struct known_hosts *kh,
     const char *path)
 {
 	size_t len;
@@ -492,9 +469,18 @@ verify_host_key(struct sftp_conn *c, LIBSSH2_KNOWNHOSTS *kh,
 		warn("%s: the server sent no host key", c->url->where);
 		return EX_UNAVAILABLE;
 	}
-	rc = libssh2_knownhost_checkp(kh, c->url->host, c->url->port, key,
+	/* Like OpenSSH: a revoked key is refused before any match counts. */
+	if (known_hosts_revoked(kh, key, len)) {
+		fp = sftp_fingerprint(c->session);
+		warn("%s: REVOKED HOST KEY DETECTED: the server's key %s is "
+		    "marked @revoked in %s; refusing to connect", c->url->where,
+		    fp, path);
+		free(fp);
+		return EX_NOPERM;
+	}
+	rc = known_hosts_check(kh, c->url->host, c->url->port, key,
 	    len, LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-	    hostkey_knownhost_type(type), NULL);
+	    hostkey_knownhost_type(type));
 	if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
 		return 0;
 	fp = sftp_fingerprint(c->session);
@@ -708,7 +694,7 @@ int
 sftp_open(struct sftp_conn *c, const struct sftp_url *u,
     const struct sftp_opts *o)
 {
-	LIBSSH2_KNOWNHOSTS *kh;
+	struct known_hosts kh;
 	char *kh_path;
 	int status = 0, rc;
 
@@ -724,13 +710,12 @@ sftp_open(struct sftp_conn *c, const struct sftp_url *u,
 	libssh2_session_set_blocking(c->session, 1);
 	libssh2_session_set_timeout(c->session, (long)o->timeout * 1000);
 	kh_path = known_hosts_path(o);
-	kh = load_known_hosts(c, kh_path);
-	if (kh == NULL) {
+	if (known_hosts_load(c->session, kh_path, &kh) != 0) {
 		free(kh_path);
 		sftp_close(c);
 		return EX_CONFIG;
 	}
-	prefer_known_key_types(c, kh);
+	prefer_known_key_types(c, &kh);
 	libssh2_session_method_pref(c->session, LIBSSH2_METHOD_CRYPT_CS,
 	    CIPHERS);
 	libssh2_session_method_pref(c->session, LIBSSH2_METHOD_CRYPT_SC,
@@ -743,9 +728,9 @@ sftp_open(struct sftp_conn *c, const struct sftp_url *u,
 		status = sftp_fail(c, "SSH handshake");
 		if (status != EX_TEMPFAIL)
 			status = EX_UNAVAILABLE;
-	} else if ((status = verify_host_key(c, kh, kh_path)) != 0)
+	} else if ((status = verify_host_key(c, &kh, kh_path)) != 0)
 		c->host_key_refused = 1;
-	libssh2_knownhost_free(kh);
+	known_hosts_free(&kh);
 	free(kh_path);
 	if (status == 0)
 		status = authenticate(c);

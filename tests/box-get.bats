@@ -6,6 +6,8 @@ load common
 load tls
 load box
 
+bats_require_minimum_version 1.5.0
+
 box_suite
 
 setup() {
@@ -191,6 +193,41 @@ Y,abc
 	[ "$status" -eq 64 ]
 	[ "$output" = "box-get: --token: secrets are not accepted on the command line; set BOX_CONFIG or BOX_CONFIG_FILE" ]
 	[ -z "$(box_ctl log)" ]
+}
+
+@test "a hostile listing: names with '/', '..' or control characters are refused (65), the others fetched, nothing written outside" {
+	box_put FromCity/good.csv 'good' >/dev/null
+	e1=$(box_put FromCity/e1.csv 'evil 1')
+	e2=$(box_put FromCity/e2.csv 'evil 2')
+	e3=$(box_put FromCity/e3.csv 'evil 3')
+	mkdir "$W/outside"
+	box_ctl rename "$e1" "/../outside/PWNED.csv"
+	box_ctl rename "$e2" "$W/outside/ABS.csv"
+	box_ctl rename "$e3" $'line\nbreak.csv'
+	run --separate-stderr box-get --folder-path FromCity --to "$W/in" --delete-after
+	[ "$status" -eq 65 ]
+	[ "$output" = "file,bytes,sha256,target
+$(receipt_of good.csv "$(box_ctl folders | awk '$1 == "FromCity" { print $2 }')" "$(box_ctl files | awk -F'\t' '$1 == "FromCity/good.csv" { print $2 }')")" ]
+	[[ "$stderr" == *"box-get: folder item $e1: Box lists \"/../outside/PWNED.csv\", a path, not a file name ('/'); refused, not downloaded"* ]]
+	[[ "$stderr" == *"box-get: folder item $e2: Box lists \"$W/outside/ABS.csv\", a path, not a file name ('/'); refused, not downloaded"* ]]
+	[[ "$stderr" == *"box-get: folder item $e3: Box lists \"line\\x0abreak.csv\", a control character inside the name; refused, not downloaded"* ]]
+	[ "$(ls -A "$W/in")" = good.csv ]
+	[ -z "$(ls -A "$W/outside")" ]
+	# The refused files stay on Box: nothing was deleted but good.csv.
+	[ "$(box_ctl files | grep -c trashed)" -eq 1 ]
+}
+
+@test "a forged certificate (the CA's name, a wrong signature) is 77 at once, never retried" {
+	box_put FromCity/a.csv 'a' >/dev/null
+	make_forged_cert "$BOX_FIXED/ca"
+	box_stop
+	box_start --cert "$BOX_FIXED/ca/forged-server.pem" \
+		--key "$BOX_FIXED/ca/forged-server.key"
+	run box-get --retries 3 --folder-path FromCity --to "$W/in"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"box-get: Box token: TLS certificate verification failed: certificate signature failure"* ]]
+	[[ "$output" != *retry* ]]
+	[ -z "$(ls -A "$W/in")" ]
 }
 
 @test "the wrong key is 77; the wrong CA is 77; nothing downloaded or deleted" {

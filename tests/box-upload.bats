@@ -217,14 +217,32 @@ file_id() {
 	[ "$(box_ctl files | wc -l)" -eq 3 ]
 }
 
-@test "Box's SHA-1 differs from the local file's: 74, no receipt" {
+@test "Box's SHA-1 differs from the local file's: 74, no receipt, and nothing unverified left under the name" {
 	daily=$(box_ctl put Daily/ /dev/null)
 	printf 'x\n' >"$W/a.csv"
 	box_ctl fault '{"path":"^/api/2.0/files/content$","action":"corrupt"}'
 	run box-upload --folder "$daily" "$W/a.csv"
 	[ "$status" -eq 74 ]
 	[ "${lines[1]}" = "box-upload: $W/a.csv: Box reports SHA-1 $(box_ctl files | cut -f4), the local file has $(sha1_of "$W/a.csv")" ]
-	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[2]}" = "box-upload: $W/a.csv: the unverified upload was moved to Box's trash" ]
+	[ "${#lines[@]}" -eq 3 ]
+	# a new file: in the trash, not in the folder
+	[ "$(box_ctl files | cut -f1,6)" = "Daily/a.csv	trashed" ]
+	box_ctl log | grep -qx 'DELETE /2.0/files/[0-9]* 204'
+}
+
+@test "a new version whose SHA-1 differs: 74, and the version before is current again" {
+	id=$(box_put Daily/a.csv 'yesterday')
+	daily=$(box_ctl folders | awk '$1 == "Daily" { print $2 }')
+	printf 'today\n' >"$W/a.csv"
+	box_ctl fault '{"path":"^/api/2.0/files/[0-9]+/content$","action":"corrupt"}'
+	run box-upload --folder "$daily" "$W/a.csv"
+	[ "$status" -eq 74 ]
+	[[ "${lines[1]}" == "box-upload: $W/a.csv: Box reports SHA-1 "*", the local file has $(sha1_of "$W/a.csv")" ]]
+	[ "${lines[2]}" = "box-upload: $W/a.csv: the version before is current again on Box" ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(box_ctl content "$id")" = yesterday ]
+	[ "$(box_ctl files | cut -f1)" = Daily/a.csv ]
 }
 
 @test "a folder in the way of a file name: 73; the other files still go" {
@@ -298,6 +316,36 @@ file_id() {
 	BOX_API_URL=http://127.0.0.1:$BOX_PORT run box-upload --folder 0 "$W/a.csv"
 	[ "$status" -eq 78 ]
 	[ "$output" = "box-upload: http://127.0.0.1:$BOX_PORT: BOX_API_URL must be an https:// URL" ]
+}
+
+@test "TLS: a forged certificate (the CA's name, a wrong signature) is 77 at once, never retried" {
+	make_forged_cert "$BOX_FIXED/ca"
+	box_stop
+	box_start --cert "$BOX_FIXED/ca/forged-server.pem" \
+		--key "$BOX_FIXED/ca/forged-server.key"
+	printf 'x\n' >"$W/a.csv"
+	run box-upload --retries 3 --folder 0 "$W/a.csv"
+	[ "$status" -eq 77 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[1]}" = "box-upload: Box token: TLS certificate verification failed: certificate signature failure" ]
+	[[ "$output" != *retry* ]]
+}
+
+@test "TLS: a server that hangs up in the handshake is retried (75), not taken for a refused certificate" {
+	port=$(free_port)
+	"$PY" -c 'import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5); print("up", flush=True)
+while True:
+    c, _ = s.accept(); c.recv(100); c.close()' "$port" >"$W/hangup" &
+	hangup=$!
+	while [ ! -s "$W/hangup" ]; do sleep 0.05; done
+	printf 'x\n' >"$W/a.csv"
+	BOX_API_URL=https://127.0.0.1:$port run box-upload --retries 1 --folder 0 "$W/a.csv"
+	kill "$hangup"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"retry 1 of 1"* ]]
+	[[ "$output" != *"certificate verification failed"* ]]
 }
 
 @test "usage errors and secrets on the command line: 64" {

@@ -58,3 +58,22 @@ programs() {
 		[[ "$output" != *hunter2* ]]
 	done
 }
+
+@test "every program: an unknown option's value never reaches the message (64, the name only)" {
+	[ -n "$(programs)" ]
+	for p in $(programs); do
+		run "$p" --passwd=SECRET-4711 x
+		[ "$status" -eq 64 ]
+		[[ "$output" != *SECRET-4711* ]]
+		[ "${lines[0]}" = "$p: --passwd: unknown option" ]
+		[[ "${lines[1]}" == "usage: $p"* ]]
+		run "$p" --no-such-option-at-all=SECRET-4711
+		[ "$status" -eq 64 ]
+		[ "${lines[0]}" = "$p: --no-such-option-at-all: unknown option" ]
+		# a short option is named by its letter, the rest of the word not
+		run "$p" -Q4711SECRET
+		[ "$status" -eq 64 ]
+		[[ "$output" != *SECRET* ]]
+		[ "${lines[0]}" = "$p: -Q: unknown option" ]
+	done
+}

@@ -5,6 +5,8 @@
 
 load common
 
+bats_require_minimum_version 1.5.0
+
 setup() {
 	common_setup
 	F="$TOP/tests/fixtures/csv-shape"
@@ -785,4 +787,73 @@ for i in range(300000):
 	/usr/bin/time -f %M -o "$W/rss" csv-shape -c d,a <"$W/big.csv" >"$W/out"
 	[ "$(wc -l <"$W/out")" -eq 300001 ]
 	[ "$(cat "$W/rss")" -lt 8192 ]
+}
+
+# long_cell BYTES [quoted]: $W/in holds a header, row 1, then row 2 with a
+# cell of BYTES x's (quoted: lines of "x\n"), then row 3
+long_cell() {
+	"$PY" -c '
+import sys
+n, quoted = int(sys.argv[1]), len(sys.argv) > 2
+cell = "\"" + "x\n" * (n // 2) + "\"" if quoted else "x" * n
+sys.stdout.write("a,b\n1,2\n3," + cell + "\n5,6\n")
+' "$@" >"$W/in"
+}
+
+@test "a record over --max-record (16 MiB by default) is 65 naming the row, memory bounded; the option raises it" {
+	asan=0
+	ldd "$(command -v csv-shape)" | grep -q libasan && asan=1
+	long_cell $((17 << 20))
+	run --separate-stderr /usr/bin/time -f %M -o "$W/rss" csv-shape -c b,a <"$W/in"
+	[ "$status" -eq 65 ]
+	[ "$output" = $'b,a\n2,1' ]
+	[ "$stderr" = "csv-shape: stdin: row 2: a record longer than 16777216 bytes, the limit (--max-record raises it)" ]
+	# a 17 MiB cell never becomes a 100 MB process (it was 164 MB for 50 MB)
+	[ "$asan" -eq 1 ] || [ "$(tail -n 1 "$W/rss")" -lt 65536 ]
+	# quoted across many lines: the record is cut off all the same
+	long_cell $((17 << 20)) quoted
+	run --separate-stderr csv-shape <"$W/in"
+	[ "$status" -eq 65 ]
+	[ "$output" = $'a,b\n1,2' ]
+	[ "$stderr" = "csv-shape: stdin: row 2: a record longer than 16777216 bytes, the limit (--max-record raises it)" ]
+	# raised, on the command line or in a profile
+	long_cell $((17 << 20))
+	shape --max-record 32M
+	cmp "$W/in" "$W/out"
+	printf -- '--max-record 32M\n' >"$W/big.shape"
+	csv-shape -F "$W/big.shape" <"$W/in" >"$W/out"
+	cmp "$W/in" "$W/out"
+}
+
+@test "--max-record counts the whole record, the header too; bad values are refused" {
+	"$PY" -c 'import sys; sys.stdout.write("a\n" + "x," * 700 + "x\n")' >"$W/in"
+	run --separate-stderr csv-shape --max-record 1K <"$W/in"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "csv-shape: stdin: row 1: a record longer than 1024 bytes, the limit (--max-record raises it)" ]
+	"$PY" -c 'import sys; sys.stdout.write(",".join("c%d" % i for i in range(400)) + "\n")' >"$W/in"
+	run csv-shape --max-record 1K <"$W/in"
+	[ "$status" -eq 65 ]
+	[ "$output" = "csv-shape: stdin: header: a record longer than 1024 bytes, the limit (--max-record raises it)" ]
+	run csv-shape --max-record 12Q <"$W/in"
+	[ "$status" -eq 64 ]
+	[ "${lines[0]}" = "csv-shape: --max-record: want a size in bytes from 1K to 4G (K, M or G may follow)" ]
+	printf -- '--max-record 100\n' >"$W/bad.shape"
+	run csv-shape -F "$W/bad.shape" <"$W/in"
+	[ "$status" -eq 78 ]
+	[ "$output" = "csv-shape: $W/bad.shape:1: --max-record: want a size in bytes from 1K to 4G (K, M or G may follow)" ]
+}
+
+@test "an empty input (no bytes, or a BOM alone) has no header: 65, as in phi-redact; a header alone is a valid empty table" {
+	: >"$W/in"
+	run csv-shape <"$W/in"
+	[ "$status" -eq 65 ]
+	[ "$output" = "csv-shape: stdin: no header row" ]
+	printf '\357\273\277' >"$W/in"
+	run csv-shape <"$W/in"
+	[ "$status" -eq 65 ]
+	[ "$output" = "csv-shape: stdin: no header row" ]
+	printf 'a,b\n' >"$W/in"
+	run csv-shape -c b <"$W/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = "b" ]
 }

@@ -510,7 +510,7 @@ phi-redact: $W/in.csv: column d: 2 unreadable cells masked (--on-error mask)" ]
 	[[ "$stderr" = "usage: phi-redact "* ]]
 	run --separate-stderr phi-redact --bogus
 	[ "$status" -eq 64 ]
-	[[ "$stderr" = *"unrecognized option '--bogus'"*"usage: phi-redact "* ]]
+	[[ "$stderr" = "phi-redact: --bogus: unknown option"*"usage: phi-redact "* ]]
 }
 
 @test "policy file errors: missing 66, bad lines 78 with file and line" {
@@ -549,9 +549,10 @@ phi-redact: $W/in.csv: column d: 2 unreadable cells masked (--on-error mask)" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = "a
 1" ]
+	# no header at all: bad input, as csv-shape says (schedfeed(7))
 	run sh -c ": | phi-redact --keep a"
-	[ "$status" -eq 0 ]
-	[ "$output" = "" ]
+	[ "$status" -eq 65 ]
+	[ "$output" = "phi-redact: stdin: no header row" ]
 }
 
 @test "many rows: a bad cell deep in the stream stops there, the rows before it all written" {
@@ -680,4 +681,47 @@ PYEOF
 	[ "$stderr" = "phi-redact: SCHEDFEED_THREADS=lots is not a number from 1 to 64; ignored" ]
 	[ "$output" = "mrn
 1" ]
+}
+
+@test "a mistyped option's value is never echoed: --ke=SECRET names --ke and what it may mean" {
+	run phi-redact --ke=SECRET-MRN-123456 <<<'a'
+	[ "$status" -eq 64 ]
+	[[ "$output" != *SECRET* ]]
+	[ "${lines[0]}" = "phi-redact: --ke: ambiguous option (--keep, --key)" ]
+	run phi-redact --passwd=SECRET-MRN-123456 <<<'a'
+	[ "$status" -eq 64 ]
+	[[ "$output" != *SECRET* ]]
+	[ "${lines[0]}" = "phi-redact: --passwd: unknown option" ]
+	run phi-redact --pass-unknown=SECRET-MRN-123456 <<<'a'
+	[ "$status" -eq 64 ]
+	[ "${lines[0]}" = "phi-redact: --pass-unknown: takes no value" ]
+}
+
+@test "a record over --max-record (16 MiB by default) is 65 naming the row, memory bounded; the option raises it" {
+	"$PY" -c 'import sys; sys.stdout.write("a,b\n1,2\n3," + "x" * (17 << 20) + "\n5,6\n")' >"$W/in.csv"
+	run --separate-stderr /usr/bin/time -f %M -o "$W/rss" phi-redact --keep a,b "$W/in.csv"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "phi-redact: $W/in.csv: row 2: a record longer than 16777216 bytes, the limit (--max-record raises it)" ]
+	[[ "$output" != *xxxx* ]]
+	ldd "$(command -v phi-redact)" | grep -q libasan ||
+		[ "$(tail -n 1 "$W/rss")" -lt 65536 ]
+	phi-redact --max-record 20M --keep a,b "$W/in.csv" >"$W/out.csv"
+	cmp "$W/in.csv" "$W/out.csv"
+	run phi-redact --max-record lots --keep a "$W/in.csv"
+	[ "$status" -eq 64 ]
+	[ "${lines[0]}" = "phi-redact: --max-record: want a size from 1024 to 4294967296 bytes (K, M or G may follow)" ]
+}
+
+@test "an empty input (no bytes, or a BOM alone) has no header: 65, as in csv-shape; a header alone is a valid empty table" {
+	run --separate-stderr phi-redact --keep a </dev/null
+	[ "$status" -eq 65 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "phi-redact: stdin: no header row" ]
+	printf '\357\273\277' >"$W/bom.csv"
+	run --separate-stderr phi-redact --keep a "$W/bom.csv"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "phi-redact: $W/bom.csv: no header row" ]
+	run --separate-stderr phi-redact --keep a <<<'a'
+	[ "$status" -eq 0 ]
+	[ "$output" = "a" ]
 }

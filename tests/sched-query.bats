@@ -541,3 +541,22 @@ sched-query: 1 row failed: every row rolled back, nothing committed" ]
 	[ "$status" -eq 74 ]
 	[ "$stderr" = "sched-query: write error on standard output: No space left on device" ]
 }
+
+@test "--each-row: a record over --max-record (16 MiB by default) is 65 naming the row, nothing run; the option raises it" {
+	tdsd_start "$DB"
+	"$PY" -c 'import sys; sys.stdout.write("id,who\n1,Ann\n2," + "x" * (17 << 20) + "\n")' >"$W/in.csv"
+	run --separate-stderr sched-query --each-row -v id:int \
+		-e 'INSERT INTO visit(id, who) VALUES (@id, @who)' <"$W/in.csv"
+	[ "$status" -eq 65 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "sched-query: stdin: row 2: a record longer than 16777216 bytes, the limit (--max-record raises it)"* ]]
+	run sqlite3 "$DB" 'SELECT id FROM visit ORDER BY id'
+	[ "$output" = 100 ]
+	run --separate-stderr sched-query --each-row --max-record 1K -v id:int \
+		-e 'INSERT INTO visit(id, who) VALUES (@id, @who)' <"$W/in.csv"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == "sched-query: stdin: row 2: a record longer than 1024 bytes, the limit (--max-record raises it)"* ]]
+	run --separate-stderr sched-query --max-record 1 -e 'SELECT 1'
+	[ "$status" -eq 64 ]
+	[ "$stderr" = "sched-query: --max-record: want a size from 1024 to 4294967296 bytes (K, M or G may follow)" ]
+}

@@ -4,6 +4,8 @@
 load common
 load sftp
 
+bats_require_minimum_version 1.5.0
+
 sftp_suite sfget
 
 setup() {
@@ -124,6 +126,44 @@ receipt_of() {
 	[ -z "$(ls -A "$W/in")" ]
 }
 
+@test "an @revoked host key is refused (77, REVOKED HOST KEY DETECTED) even beside a matching line" {
+	remote_file a.csv 'a'
+	key=$(cut -d' ' -f1,2 "$SSHD_DIR/host_ed25519.pub")
+	printf '@revoked * %s\n' "$key" >>"$KNOWN_HOSTS"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 77 ]
+	[ "$output" = "file,bytes,sha256,target
+sftp-get: $SFTP_USER@127.0.0.1:$SSHD_PORT: REVOKED HOST KEY DETECTED: the server's key $(sshd_fingerprint) is marked @revoked in $KNOWN_HOSTS; refusing to connect" ]
+	[[ "$output" != *retry* ]]
+	[ -z "$(ls -A "$W/in")" ]
+	# Another key revoked, and a CA line (not used): the host key counts.
+	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/old"
+	printf '[127.0.0.1]:%s %s\n@revoked [127.0.0.1]:%s %s\n@cert-authority *.example %s\n' \
+		"$SSHD_PORT" "$key" "$SSHD_PORT" \
+		"$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/old.pub")" \
+		"$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/old.pub")" >"$KNOWN_HOSTS"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$W/in/a.csv")" = a ]
+}
+
+@test "a known_hosts line without a port is port 22's only; hashed lines still match" {
+	remote_file a.csv 'a'
+	key=$(cut -d' ' -f1,2 "$SSHD_DIR/host_ed25519.pub")
+	printf '127.0.0.1 %s\n' "$key" >"$KNOWN_HOSTS"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"$SFTP_USER@127.0.0.1:$SSHD_PORT: unknown host key $(sshd_fingerprint): not in $KNOWN_HOSTS; refusing to connect"* ]]
+	[ -z "$(ls -A "$W/in")" ]
+	# OpenSSH's hashed form of the [host]:port line
+	printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$key" >"$KNOWN_HOSTS"
+	ssh-keygen -q -H -f "$KNOWN_HOSTS" 2>/dev/null
+	grep -q '^|1|' "$KNOWN_HOSTS"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$W/in/a.csv")" = a ]
+}
+
 @test "no MAC in common with the server: 69 at once, nothing downloaded" {
 	remote_file a.csv 'a'
 	sshd_reconfigure "MACs umac-128@openssh.com"
@@ -159,6 +199,56 @@ receipt_of() {
 	grep -q "retry 1 of 1" "$W/err"
 	[ "$(cat "$W/out")" = "file,bytes,sha256,target" ]
 	[ -z "$(ls -A "$W/in")" ]
+}
+
+@test "a hostile listing: names with '/', '..', '.', NUL or control characters are refused (65), the others fetched, nothing written outside" {
+	remote_file good.pdf 'good'
+	remote_file e1 'evil 1'
+	remote_file e2 'evil 2'
+	remote_file e3 'evil 3'
+	remote_file e4 'evil 4'
+	remote_file e5 'evil 5'
+	remote_file e6 'evil 6'
+	mkdir "$W/outside"
+	hostile_server "e1	/../outside/PWNED.pdf" "e2	$W/outside/ABS.pdf" \
+		"e3	line\nbreak.pdf" "e4	x.pdf\x00/../../outside/NUL.pdf" \
+		"e5	.." "e6	."
+	run --separate-stderr sftp-get -i "$SFTP_KEY" "$URL$REMOTE/*.pdf" "$W/in"
+	[ "$status" -eq 65 ]
+	[ "$output" = "file,bytes,sha256,target
+$(receipt_of good.pdf)" ]
+	where="$SFTP_USER@127.0.0.1:$SSHD_PORT: $REMOTE"
+	[[ "$stderr" == *"$where: the server lists \"/../outside/PWNED.pdf\", a path, not a file name ('/'); refused, not downloaded"* ]]
+	[[ "$stderr" == *"$where: the server lists \"$W/outside/ABS.pdf\", a path, not a file name ('/'); refused, not downloaded"* ]]
+	[[ "$stderr" == *"$where: the server lists \"line\\x0abreak.pdf\", a control character inside the name; refused, not downloaded"* ]]
+	[[ "$stderr" == *"$where: the server lists \"x.pdf\\x00/../../outside/NUL.pdf\", a NUL inside the name; refused, not downloaded"* ]]
+	[ "$(ls -A "$W/in")" = good.pdf ]
+	[ "$(cat "$W/in/good.pdf")" = good ]
+	[ -z "$(ls -A "$W/outside")" ]
+	# "." as the local directory: an absolute name is still not a path.
+	cd "$W/in"
+	run --separate-stderr sftp-get -i "$SFTP_KEY" "$URL$REMOTE/*.pdf" .
+	[ "$status" -eq 65 ]
+	[ -z "$(ls -A "$W/outside")" ]
+	# '.' and '..' themselves, and a NUL alone, for a glob that matches them
+	run --separate-stderr sftp-get -i "$SFTP_KEY" "$URL$REMOTE/.*" "$W/in"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"$where: the server lists \"..\", a directory's name, not a file's; refused, not downloaded"* ]]
+	[[ "$stderr" == *"$where: the server lists \".\", a directory's name, not a file's; refused, not downloaded"* ]]
+	[ "$output" = "file,bytes,sha256,target" ]
+}
+
+@test "the local file is created in the directory, never through a planted symlink" {
+	remote_file a.csv 'from the server'
+	printf 'precious\n' >"$W/precious"
+	# A planted temporary name cannot be guessed; the final name is
+	# replaced, never followed.
+	ln -s "$W/precious" "$W/in/a.csv"
+	run sftp-get -i "$SFTP_KEY" "$URL$REMOTE/a.csv" "$W/in"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$W/precious")" = precious ]
+	[ ! -L "$W/in/a.csv" ]
+	[ "$(cat "$W/in/a.csv")" = 'from the server' ]
 }
 
 @test "usage: 64; a missing local directory is 73; --password is refused" {

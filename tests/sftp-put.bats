@@ -374,9 +374,21 @@ while True: c.append(s.accept())' "$port" >"$W/mute" &
 	head -c 3000000 /dev/urandom >"$W/large.csv"
 	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE/small" "$W/large.csv"
 	[ "$status" -eq 74 ]
-	[[ "$output" == *"write: failure"* ]]
-	[[ "$output" == *"the remote disk is full"* ]]
+	[ "$output" = "file,bytes,sha256,target
+sftp-put: $SFTP_USER@127.0.0.1:$SSHD_PORT: write: no space left on the server (0 bytes free)" ]
 	[ ! -e "$REMOTE/small/large.csv" ]
+	[ -z "$(ls -A "$REMOTE/small")" ]
+}
+
+@test "a server that says SSH_FX_NO_SPACE_ON_FILESYSTEM: 74, 'no space left on the server', nothing left" {
+	small_disk 1m
+	hostile_server --status 4=14
+	head -c 3000000 /dev/urandom >"$W/large.csv"
+	run sftp-put -i "$SFTP_KEY" "$URL$REMOTE/small" "$W/large.csv"
+	[ "$status" -eq 74 ]
+	[ "$output" = "file,bytes,sha256,target
+sftp-put: $SFTP_USER@127.0.0.1:$SSHD_PORT: write: no space left on the server (no space on the filesystem)" ]
+	[[ "$output" != *retry* ]]
 	[ -z "$(ls -A "$REMOTE/small")" ]
 }
 
@@ -387,7 +399,7 @@ while True: c.append(s.accept())' "$port" >"$W/mute" &
 	run sftp-put --streams 2 --stream-min 1M -i "$SFTP_KEY" "$URL$REMOTE/small" "$W/large.dat"
 	echo "$output"
 	[ "$status" -eq 74 ]
-	[[ "$output" == *"the remote disk is full"* ]]
+	[[ "$output" == *": no space left on the server ("*" bytes free)"* ]]
 	[[ "$output" != *"retry"* ]]
 	# the second connection normally joins; on a loaded machine the disk
 	# may fill before it has logged in, and the first carries on alone

@@ -159,3 +159,23 @@ known_hosts_impostor() {
 sshd_fingerprint() {
 	ssh-keygen -lf "$SSHD_DIR/host_ed25519.pub" | cut -d' ' -f2
 }
+
+# hostile_server [--status FROM=TO] [REAL<TAB>HOSTILE ...] (in a test):
+# sshd's sftp subsystem becomes tests/hostile-sftp.py, which lists each
+# REAL file in $REMOTE under the HOSTILE name (Python escapes) and serves
+# it under it, and turns SFTP status FROM into TO in its replies.
+hostile_server() {
+	local status=
+	if [ "${1:-}" = --status ]; then
+		status=$2
+		shift 2
+	fi
+	cp "$TOP/tests/hostile-sftp.py" "$SSHD_DIR/"
+	printf '%s\n' "$@" | grep . >"$SSHD_DIR/names" || :
+	chmod 755 "$SSHD_DIR/hostile-sftp.py"
+	chmod 644 "$SSHD_DIR/names"
+	sshd_kill_all
+	sed -i "s|^Subsystem sftp .*|Subsystem sftp $PY $SSHD_DIR/hostile-sftp.py $SSHD_DIR/names $status|" \
+		"$SSHD_DIR/sshd_config"
+	sshd_restart
+}

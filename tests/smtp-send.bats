@@ -278,6 +278,18 @@ part: application/octet-stream; name=blob.bin; cte=base64; bytes=3; sha256=$(sha
 	received_nothing
 }
 
+@test "a forged certificate (the CA's name, a wrong signature) is 77, never retried" {
+	make_forged_cert "$CA"
+	start_smtpd --cert "$CA/forged-server.pem" --key "$CA/forged-server.key"
+	export SMTP_PASSWORD='pa ss:wörd'
+	run --separate-stderr send --retries 3 --user feed --to hd@health.example \
+	    --subject x "$MASTER" <<<'x'
+	[ "$status" -eq 77 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "smtp-send: smtp://127.0.0.1:$SMTPD_PORT: TLS certificate verification failed: certificate signature failure" ]
+	received_nothing
+}
+
 @test "implicit TLS with a certificate from another CA is refused too" {
 	start_smtpd --tls implicit --cert "$CA/other-server.pem" \
 	    --key "$CA/other-server.key"

@@ -28,3 +28,18 @@ _make_server_cert() {
 		-CAkey "$dir/$ca.key" -CAcreateserial -days 2 \
 		-extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null
 }
+
+# make_forged_cert DIR (after make_test_ca DIR): DIR/forged-server.pem and
+# .key, a server certificate whose issuer carries the test CA's name and
+# key identifier but whose signature is another key's: verification fails
+# on the signature (OpenSSL's error 7), not on a missing issuer.
+make_forged_cert() {
+	local dir=$1 ski
+	ski=$(openssl x509 -in "$dir/ca.pem" -noout -ext subjectKeyIdentifier |
+		tail -n 1 | tr -d ' ')
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+		-subj "$(openssl x509 -in "$dir/ca.pem" -noout -subject -nameopt compat | sed 's/^subject=//')" \
+		-addext "subjectKeyIdentifier=$ski" \
+		-keyout "$dir/forged-ca.key" -out "$dir/forged-ca.pem" 2>/dev/null
+	_make_server_cert "$dir" forged-ca forged-server
+}

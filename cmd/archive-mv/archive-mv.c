@@ -26,6 +26,7 @@
 #include "digest.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 
 #define COPY_CHUNK (1 << 20)
@@ -529,7 +530,7 @@ main(int argc, char *argv[])
 	int c;
 
 	setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "+t:d:", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "+t:d:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			to = optarg;

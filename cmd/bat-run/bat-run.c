@@ -178,7 +178,7 @@ main(int argc, char *argv[])
 
 	setprogname(argv[0]);
 	db_settings_init(&settings);
-	while ((c = getopt_long(argc, argv, "+" DBOPT_SHORT, longopts,
+	while ((c = opt_next(argc, argv, "+" DBOPT_SHORT, longopts,
 	    NULL)) != -1) {
 		if (dbopt_apply(&settings, c, optarg))
 			continue;

@@ -1,5 +1,6 @@
 /* box-get: download the files of a Box folder, each atomically */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <signal.h>
@@ -13,7 +14,9 @@
 #include "box.h"
 #include "csvio.h"
 #include "err.h"
+#include "fname.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "secret.h"
 
@@ -45,14 +48,6 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* A name that stays inside --to: no '/', not . or .., not empty. */
-static int
-safe_name(const char *name)
-{
-	return *name != '\0' && strchr(name, '/') == NULL &&
-	    strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
-}
-
 static int
 collect(const json_t *entry, void *ctx)
 {
@@ -61,13 +56,18 @@ collect(const json_t *entry, void *ctx)
 	    "name"), *id = box_str(entry, "id");
 	json_t *size = json_object_get(entry, "size");
 	struct item *it;
+	const char *why;
 
 	if (type == NULL || strcmp(type, "file") != 0 || name == NULL ||
 	    id == NULL || fnmatch(l->pattern, name, FNM_PERIOD) != 0)
 		return 0;
-	if (!safe_name(name)) {
-		warn("folder item %s: a name that is not a file name here; "
-		    "skipped", id);
+	/* A name that stays inside --to, whatever the server lists. */
+	if ((why = fname_refusal(name, strlen(name))) != NULL) {
+		char *quoted = fname_quote(name, strlen(name));
+
+		warn("folder item %s: Box lists \"%s\", %s; refused, not "
+		    "downloaded", id, quoted, why);
+		free(quoted);
 		l->bad_names = 1;
 		return 0;
 	}
@@ -159,7 +159,7 @@ delete_original(struct box *b, const struct item *it, const char *what)
  * copy is in place (and gets a receipt) whatever the status.
  */
 static int
-get_file(struct box *b, const char *folder_id, const char *dir,
+get_file(struct box *b, const char *folder_id, const char *dir, int dirfd,
     const struct item *it, int delete_after, struct csv_writer *w)
 {
 	char *local = xasprintf("%s/%s", dir, it->name), *target;
@@ -168,7 +168,7 @@ get_file(struct box *b, const char *folder_id, const char *dir,
 	struct box_hashes h;
 	int status;
 
-	if (atomic_open(&af, local, 0600) != 0) {
+	if (atomic_openat(&af, dirfd, it->name, 0600) != 0) {
 		warn("%s: cannot create a temporary:", local);
 		status = EX_CANTCREAT;
 		goto out;
@@ -223,14 +223,13 @@ main(int argc, char *argv[])
 	struct listing list = { .pattern = "*" };
 	struct box box;
 	struct csv_writer w;
-	struct stat st;
 	const char *folder = NULL, *folder_path = NULL, *dir = NULL;
 	char *folder_id = NULL;
-	int ch, delete_after = 0, require = 0, status = 0, rc, idx = 0;
+	int ch, delete_after = 0, require = 0, status = 0, rc, idx = 0, dirfd;
 
 	setprogname(argv[0]);
 	box_opts_init(&bo);
-	while ((ch = getopt_long(argc, argv, "+", longopts, &idx)) != -1) {
+	while ((ch = opt_next(argc, argv, "+", longopts, &idx)) != -1) {
 		switch (ch) {
 		case 'f':
 			folder = optarg;
@@ -263,7 +262,8 @@ main(int argc, char *argv[])
 		usage();
 	if (folder != NULL && !box_is_id(folder))
 		die(EX_USAGE, "%s: a Box folder id is a number", folder);
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
 		die(EX_CANTCREAT, "%s: not a directory", dir);
 
 	signal(SIGPIPE, SIG_IGN);
@@ -287,7 +287,7 @@ main(int argc, char *argv[])
 	if (list.count > 0)
 		qsort(list.item, list.count, sizeof *list.item, by_name);
 	for (size_t i = 0; i < list.count; i++) {
-		rc = get_file(&box, folder_id, dir, &list.item[i],
+		rc = get_file(&box, folder_id, dir, dirfd, &list.item[i],
 		    delete_after, &w);
 		status = worst_status(status, rc);
 		/* The service or the login failing fails every file alike. */
@@ -297,6 +297,7 @@ main(int argc, char *argv[])
 	free_listing(&list);
 	box_close(&box);
 	free(folder_id);
+	close(dirfd);
 	finish_stdout();
 	return status;
 }

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "jwt.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "secret.h"
 
@@ -46,6 +47,7 @@ struct upload {
 	struct box_hashes local;
 	char *file_id;		/* the existing file, for a new version */
 	char *box_name;		/* its name on Box (the case may differ) */
+	char *prev_version;	/* its current version before ours, or NULL */
 	json_t *result;		/* Box's file object after the upload */
 	char *resume_path;	/* its session's file under resume_dir */
 };
@@ -79,8 +81,13 @@ take_conflict(struct upload *up, const struct box_response *rs,
 	const char *type = box_str(c, "type"), *id = box_str(c, "id");
 
 	if (type != NULL && strcmp(type, "file") == 0 && id != NULL) {
+		const json_t *version = json_object_get(c, "file_version");
+
 		free(up->file_id);
 		free(up->box_name);
+		free(up->prev_version);
+		up->prev_version = box_str(version, "id") != NULL ?
+		    xstrdup(box_str(version, "id")) : NULL;
 		up->file_id = xstrdup(id);
 		up->box_name = box_str(c, "name") != NULL ?
 		    xstrdup(box_str(c, "name")) : NULL;
@@ -634,6 +641,52 @@ verify(const struct upload *up, const char *what)
 	    "the local file");
 }
 
+/*
+ * What failed the check must not stay under the name: the version before
+ * ours is made current again (Box copies it to the top), or a file that
+ * is new goes to the trash. Says what was done; 0, or a status.
+ */
+static int
+withdraw(struct box *b, const struct upload *up, const char *what)
+{
+	struct box_request rq = { .out_fd = -1 };
+	struct box_response rs = { 0 };
+	const char *id = box_str(up->result, "id");
+	json_t *body = NULL;
+	char *url;
+	int status;
+
+	if (id == NULL || !box_is_id(id)) {
+		warn("%s: Box named no file id: check the folder by hand", what);
+		return EX_IOERR;
+	}
+	if (up->prev_version != NULL) {
+		rq.method = "POST";
+		url = box_api_url(b, "/files/%s/versions/current", id);
+		body = json_pack("{s:s, s:s}", "type", "file_version", "id",
+		    up->prev_version);
+		rq.json = body;
+	} else {
+		rq.method = "DELETE";
+		url = box_api_url(b, "/files/%s", id);
+	}
+	rq.url = url;
+	status = box_request(b, &rq, &rs, what);
+	if (status == 0 && rs.http != (up->prev_version != NULL ? 201 : 204))
+		status = box_http_fail(&rs, what);
+	if (status == 0)
+		warn("%s: %s", what, up->prev_version != NULL ?
+		    "the version before is current again on Box" :
+		    "the unverified upload was moved to Box's trash");
+	else
+		warn("%s: the unverified upload is still on Box as file %s: "
+		    "remove it by hand", what, id);
+	box_response_free(&rs);
+	json_decref(body);
+	free(url);
+	return status;
+}
+
 /* GET /folders/ID: a wrong id fails once, not once per file. */
 static int
 check_folder(struct box *b, const char *folder_id)
@@ -702,8 +755,8 @@ upload_file(struct box *b, const char *folder_id, const char *path,
 		warn("%s: the name kept changing hands on Box", what);
 		status = EX_TEMPFAIL;
 	}
-	if (status == 0)
-		status = verify(&up, what);
+	if (status == 0 && (status = verify(&up, what)) != 0)
+		withdraw(b, &up, what);
 	if (status != 0)
 		goto out;
 	target = box_target(folder_id, box_str(up.result, "name") != NULL ?
@@ -718,6 +771,7 @@ out:
 	free(up.resume_path);
 	free(up.file_id);
 	free(up.box_name);
+	free(up.prev_version);
 	free(copy);
 	return status;
 }
@@ -742,7 +796,7 @@ main(int argc, char *argv[])
 
 	setprogname(argv[0]);
 	box_opts_init(&bo);
-	while ((ch = getopt_long(argc, argv, "+", longopts, &idx)) != -1) {
+	while ((ch = opt_next(argc, argv, "+", longopts, &idx)) != -1) {
 		switch (ch) {
 		case 'f':
 			folder = optarg;

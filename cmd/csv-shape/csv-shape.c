@@ -12,6 +12,7 @@
 #include "csvio.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "schema.h"
 #include "wordfile.h"
 
@@ -55,6 +56,7 @@ struct shape {
 	struct schema schema;
 	int have_schema;
 	unsigned long max_errors;
+	size_t max_record;	/* 0: the reader's default */
 	/* output */
 	unsigned char out_delim;
 	int no_header_out, crlf, bom, quote_all, excel_safe;
@@ -97,7 +99,8 @@ enum {
 	OPT_CRLF,
 	OPT_BOM,
 	OPT_QUOTE,
-	OPT_EXCEL_SAFE
+	OPT_EXCEL_SAFE,
+	OPT_MAX_RECORD
 };
 
 static const char optstring[] = "+c:d:F:o:r:w:";
@@ -126,6 +129,7 @@ static const struct option long_options[] = {
 	{ "bom", no_argument, NULL, OPT_BOM },
 	{ "quote", required_argument, NULL, OPT_QUOTE },
 	{ "excel-safe", no_argument, NULL, OPT_EXCEL_SAFE },
+	{ "max-record", required_argument, NULL, OPT_MAX_RECORD },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -137,7 +141,8 @@ usage(void)
 	    "       [--skip-empty] [--trim] [--pad] [--truncate]\n"
 	    "       [-r old=new]... [--set name=value]... [--row-number name]...\n"
 	    "       [--date column=format]... [--date-in format]\n"
-	    "       [--schema file] [--max-errors n] [-c a,b,...]\n"
+	    "       [--schema file] [--max-errors n] [--max-record bytes]\n"
+	    "       [-c a,b,...]\n"
 	    "       [-o delim] [--no-header-out] [--crlf] [--bom]\n"
 	    "       [--quote minimal|all] [--excel-safe] [-w file] [file]\n",
 	    progname);
@@ -312,6 +317,12 @@ apply_option(struct shape *s, int opt, const char *arg, const char *option,
 		} else
 			schema_load(&s->schema, arg);
 		s->have_schema = 1;
+		break;
+	case OPT_MAX_RECORD:
+		if (opt_size_parse(arg, OPT_RECORD_MIN, OPT_RECORD_MAX,
+		    &s->max_record) != 0)
+			bad_value(origin, option, "want a size in bytes from "
+			    "1K to 4G (K, M or G may follow)");
 		break;
 	case OPT_MAX_ERRORS: {
 		char *end;
@@ -806,7 +817,7 @@ main(int argc, char *argv[])
 	int opt, status;
 
 	setprogname(argv[0]);
-	while ((opt = getopt_long(argc, argv, optstring, long_options,
+	while ((opt = opt_next(argc, argv, optstring, long_options,
 	    NULL)) != -1) {
 		char option[32] = "-?";
 
@@ -853,6 +864,7 @@ main(int argc, char *argv[])
 
 	read_opts.read.delim = s.in_delim;
 	read_opts.read.has_header = !s.no_header;
+	read_opts.read.max_record = s.max_record;
 	read_opts.workers = shape_workers(&s);
 	read_opts.max_counted = s.max_errors;
 	status = csv_read_chunks(in, s.input_name, out, &read_opts, &ops, &s,

@@ -16,6 +16,7 @@
 #include "date.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "policy.h"
 #include "secret.h"
 
@@ -89,7 +90,8 @@ usage(void)
 	    "[--keep|--drop|--hash|--mask|--year|--shift|--zip3|--age cols]\n"
 	    "\t[--subject col] [--shift-days n] [--as-of yyyy-mm-dd] "
 	    "[--on-error stop|mask]\n"
-	    "\t[--mask-text text] [--pass-unknown] [file]\n", progname);
+	    "\t[--mask-text text] [--pass-unknown] [--max-record bytes] [file]\n",
+	    progname);
 	exit(EX_USAGE);
 }
 
@@ -572,6 +574,7 @@ static const struct option long_options[] = {
 	{ "pass-unknown", no_argument, NULL, 0 },
 	{ "key", optional_argument, NULL, 'K' },
 	{ "policy", required_argument, NULL, 'p' },
+	{ "max-record", required_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -597,7 +600,7 @@ main(int argc, char *argv[])
 	int ch, index, status;
 
 	setprogname(argv[0]);
-	while ((ch = getopt_long(argc, argv, "+p:", long_options, &index)) !=
+	while ((ch = opt_next(argc, argv, "+p:", long_options, &index)) !=
 	    -1) {
 		switch (ch) {
 		case 0: {
@@ -611,6 +614,10 @@ main(int argc, char *argv[])
 		}
 		case 'p':
 			policy_files[policy_file_count++] = optarg;
+			break;
+		case 'M':
+			read_opts.read.max_record = opt_size("--max-record", optarg,
+			    OPT_RECORD_MIN, OPT_RECORD_MAX);
 			break;
 		case 'K':
 			secret_refuse_option("--key", "PHI_REDACT_KEY");
@@ -645,6 +652,11 @@ main(int argc, char *argv[])
 		fclose(in);
 	r.writer.fp = stdout;
 	csv_writer_flush(&r.writer);
+	/* One rule with csv-shape (schedfeed(7)): no header is bad input. */
+	if (status == 0 && !r.have_header) {
+		warn("%s: no header row", r.input_name);
+		status = EX_DATAERR;
+	}
 	for (size_t i = 0; i < r.column_count && r.masked != NULL; i++)
 		if (r.masked[i] > 0)
 			warn("%s: column %s: %lu unreadable cell%s masked "

@@ -21,8 +21,8 @@
 #include "secret.h"
 
 #define PART_SIZE_DEFAULT	(100ll * 1024 * 1024)
-#define PART_SIZE_MIN		(5ll * 1024 * 1024)	/* S3's floor */
-#define PART_SIZE_MAX		(5ll * 1024 * 1024 * 1024)
+#define PART_SIZE_MIN		((size_t)5 * 1024 * 1024)	/* S3's floor */
+#define PART_SIZE_MAX		((size_t)5 * 1024 * 1024 * 1024)
 #define PARTS_MAX		10000
 #define STREAMS_DEFAULT		4
 #define STREAMS_MAX		16
@@ -1130,30 +1130,6 @@ settle(struct store *st)
 	}
 }
 
-/* A size in bytes, with K, M or G (powers of 1024) allowed after it. */
-static long long
-parse_size(const char *option, const char *arg)
-{
-	char *end;
-	long long n;
-
-	errno = 0;
-	n = strtoll(arg, &end, 10);
-	if (end == arg || n <= 0 || errno != 0)
-		die(EX_USAGE, "%s: not a size", option);
-	switch (*end) {
-	case 'G': case 'g': n *= 1024;	/* FALLTHROUGH */
-	case 'M': case 'm': n *= 1024;	/* FALLTHROUGH */
-	case 'K': case 'k': n *= 1024; end++; break;
-	default: break;
-	}
-	if (*end != '\0')
-		die(EX_USAGE, "%s: not a size", option);
-	if (n < PART_SIZE_MIN || n > PART_SIZE_MAX)
-		die(EX_USAGE, "%s: from 5M (S3's smallest part) to 5G", option);
-	return n;
-}
-
 static const struct option long_options[] = {
 	{ "no-clobber", no_argument, NULL, 'n' },
 	{ "part-size", required_argument, NULL, 'P' },
@@ -1176,14 +1152,14 @@ main(int argc, char *argv[])
 	int opt, status = 0;
 
 	setprogname(argv[0]);
-	while ((opt = getopt_long(argc, argv, "+", long_options, NULL)) !=
-	    -1) {
+	while ((opt = opt_next(argc, argv, "+", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			st.no_clobber = 1;
 			break;
 		case 'P':
-			st.part_size = parse_size("--part-size", optarg);
+			st.part_size = (long long)opt_size("--part-size", optarg,
+			    PART_SIZE_MIN, PART_SIZE_MAX);
 			break;
 		case 's':
 			st.streams = (int)opt_number("--streams", optarg, 1,

@@ -19,6 +19,7 @@
 #include "dbopt.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 #include "utf8.h"
 
 #define SQL_MAX (16 * 1024 * 1024)
@@ -26,7 +27,8 @@
 enum {
 	OPT_ALL = 256,
 	OPT_EACH_ROW,
-	OPT_NULL
+	OPT_NULL,
+	OPT_MAX_RECORD
 };
 
 /* A -v NAME[:TYPE][=VALUE] */
@@ -44,6 +46,7 @@ struct query {
 	int all;
 	struct var *vars;
 	size_t var_count;
+	size_t max_record;	/* --each-row's reader; 0: its default */
 	struct csv_writer out;
 	unsigned long rows_written;
 };
@@ -69,8 +72,8 @@ usage(void)
 	    "usage: %s [--driver tds|mysql] [-S server] [-p port] "
 	    "[-D database] [-U user]\n"
 	    "       (-f file | -e sql)"
-	    "       [-v name[:type]=value ...] [--each-row] [--all] "
-	    "[--null text]\n"
+	    "       [-v name[:type]=value ...] [--each-row [--max-record bytes]]\n"
+	    "       [--all] [--null text]\n"
 	    "       [--login-timeout seconds] [--timeout seconds] "
 	    "[--encrypt off|request|require]\n"
 	    "       [--ca-file file] [--verbose]\n", progname);
@@ -411,7 +414,8 @@ copy_report(FILE *report)
 static int
 run_each_row(struct query *q)
 {
-	struct csv_read_opts opts = { .has_header = 1 };
+	struct csv_read_opts opts = { .has_header = 1,
+	    .max_record = q->max_record };
 	struct each e = { .q = q };
 	int status;
 
@@ -466,6 +470,7 @@ main(int argc, char *argv[])
 		{ "each-row", no_argument, NULL, OPT_EACH_ROW },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "null", required_argument, NULL, OPT_NULL },
+		{ "max-record", required_argument, NULL, OPT_MAX_RECORD },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct db_settings settings;
@@ -476,7 +481,7 @@ main(int argc, char *argv[])
 
 	setprogname(argv[0]);
 	db_settings_init(&settings);
-	while ((c = getopt_long(argc, argv, "+" DBOPT_SHORT "f:e:v:", longopts,
+	while ((c = opt_next(argc, argv, "+" DBOPT_SHORT "f:e:v:", longopts,
 	    NULL)) != -1) {
 		if (dbopt_apply(&settings, c, optarg))
 			continue;
@@ -503,6 +508,10 @@ main(int argc, char *argv[])
 			break;
 		case OPT_NULL:
 			q.null_text = optarg;
+			break;
+		case OPT_MAX_RECORD:
+			q.max_record = opt_size("--max-record", optarg,
+			    OPT_RECORD_MIN, OPT_RECORD_MAX);
 			break;
 		default:
 			usage();

@@ -1,5 +1,6 @@
 /* sftp-get: download matching files over SFTP, each atomically */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <signal.h>
@@ -13,7 +14,9 @@
 #include "csvio.h"
 #include "digest.h"
 #include "err.h"
+#include "fname.h"
 #include "mem.h"
+#include "opt.h"
 #include "receipt.h"
 #include "sftp.h"
 
@@ -23,12 +26,14 @@
 struct get_opts {
 	const char *localdir;
 	const char *glob;
+	int dirfd;		/* localdir, open: files are created in it */
 	int remove;
 };
 
 struct names {
 	char **name;
 	size_t count;
+	int refused;		/* matching names that are not file names */
 };
 
 static void
@@ -59,6 +64,7 @@ list_matches(struct sftp_conn *c, const char *dir, const char *glob,
 
 	out->name = NULL;
 	out->count = 0;
+	out->refused = 0;
 	d = libssh2_sftp_opendir(c->sftp, dir);
 	if (d == NULL) {
 		char *what = xasprintf("cannot list %s", dir);
@@ -69,12 +75,24 @@ list_matches(struct sftp_conn *c, const char *dir, const char *glob,
 	}
 	while ((n = libssh2_sftp_readdir(d, entry, sizeof entry - 1, &st)) >
 	    0) {
+		const char *why;
+
 		entry[n] = '\0';
+		/* Not FNM_PATHNAME: "/../x.pdf" matches *.pdf, to be refused. */
 		if (fnmatch(glob, entry, FNM_PERIOD) != 0)
 			continue;
 		if (!(st.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||
 		    !LIBSSH2_SFTP_S_ISREG(st.permissions))
 			continue;
+		if ((why = fname_refusal(entry, (size_t)n)) != NULL) {
+			char *quoted = fname_quote(entry, (size_t)n);
+
+			warn("%s: %s: the server lists \"%s\", %s; refused, "
+			    "not downloaded", c->url->where, dir, quoted, why);
+			free(quoted);
+			out->refused++;
+			continue;
+		}
 		out->name = xreallocarray(out->name, out->count + 1,
 		    sizeof *out->name);
 		out->name[out->count++] = xstrdup(entry);
@@ -120,7 +138,7 @@ get_file(struct sftp_conn *c, const struct get_opts *go, const char *name,
 		status = sftp_fail(c, remote);
 		goto out_names;
 	}
-	if (atomic_open(&af, local, 0600) != 0) {
+	if (atomic_openat(&af, go->dirfd, name, 0600) != 0) {
 		warn("%s: cannot create a temporary:", local);
 		status = EX_CANTCREAT;
 		libssh2_sftp_close_handle(h);
@@ -192,16 +210,15 @@ main(int argc, char *argv[])
 	struct get_opts go = { 0 };
 	struct sftp_url url;
 	struct sftp_conn conn = { .sock = -1 };
-	struct names matches = { NULL, 0 };
+	struct names matches = { NULL, 0, 0 };
 	struct csv_writer w;
-	struct stat lst;
 	char *slash, *buf;
 	int ch, require = 0, status = 0, attempt, st;
 	size_t i;
 
 	setprogname(argv[0]);
 	sftp_opts_init(&so);
-	while ((ch = getopt_long(argc, argv, "+" SFTPOPT_SHORT, longopts,
+	while ((ch = opt_next(argc, argv, "+" SFTPOPT_SHORT, longopts,
 	    NULL)) != -1) {
 		if (sftp_opts_apply(&so, ch, optarg))
 			continue;
@@ -237,7 +254,8 @@ main(int argc, char *argv[])
 	if (*go.glob == '\0')
 		die(EX_USAGE, "%s: the URL ends in '/': name the files "
 		    "(dir/*.csv)", argv[0]);
-	if (stat(go.localdir, &lst) != 0 || !S_ISDIR(lst.st_mode))
+	go.dirfd = open(go.localdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (go.dirfd < 0)
 		die(EX_CANTCREAT, "%s: not a directory", go.localdir);
 	if (so.key_file != NULL && access(so.key_file, R_OK) != 0)
 		die(EX_NOINPUT, "%s: cannot read the key:", so.key_file);
@@ -256,7 +274,9 @@ main(int argc, char *argv[])
 		status = st;
 		goto done;
 	}
-	if (matches.count == 0) {
+	if (matches.refused > 0)
+		status = EX_DATAERR;
+	if (matches.count == 0 && matches.refused == 0) {
 		warn("%s: no file matches %s in %s", url.where, go.glob,
 		    url.path);
 		status = require ? EX_NOINPUT : 0;
@@ -289,6 +309,7 @@ done:
 	sftp_close(&conn);
 	free_names(&matches);
 	free(buf);
+	close(go.dirfd);
 	finish_stdout();
 	return status;
 }

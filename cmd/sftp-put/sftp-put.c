@@ -261,25 +261,42 @@ temporary_name(const char *name)
 	return xasprintf(".%s.%s%s", name, suffix, TMP_SUFFIX);
 }
 
-/* After a failed write: say so, naming a full disk when statvfs shows one. */
+/*
+ * After a failed write: a full disk is said as such, "no space left on
+ * the server", when the server says so (SSH_FX_NO_SPACE_ON_FILESYSTEM,
+ * SSH_FX_QUOTA_EXCEEDED) or when its bare "failure" comes with no room
+ * left in statvfs@openssh.com's figures (OpenSSH's sftp-server answers
+ * ENOSPC with "failure").
+ */
 static int
 write_failed(struct sftp_conn *c, const char *dir, const char *what,
     uint64_t remaining)
 {
 	LIBSSH2_SFTP_STATVFS vfs;
-	int status;
+	unsigned long code;
+	char *msg;
 
-	if (sftp_transient(c))
+	if (sftp_transient(c) || c->sftp == NULL ||
+	    libssh2_session_last_error(c->session, &msg, NULL, 0) !=
+	    LIBSSH2_ERROR_SFTP_PROTOCOL)
 		return sftp_fail(c, what);
-	status = sftp_fail(c, what);
-	if (status == EX_NOPERM)
-		return status;
-	if (libssh2_sftp_statvfs(c->sftp, dir, strlen(dir), &vfs) == 0 &&
-	    (vfs.f_bavail == 0 || vfs.f_bavail * vfs.f_frsize < remaining))
-		warn("%s: the remote disk is full (%llu bytes free)",
-		    c->url->where,
+	code = libssh2_sftp_last_error(c->sftp);
+	if (code == LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM ||
+	    code == LIBSSH2_FX_QUOTA_EXCEEDED) {
+		warn("%s: %s: no space left on the server (%s)", c->url->where,
+		    what, code == LIBSSH2_FX_QUOTA_EXCEEDED ? "quota exceeded" :
+		    "no space on the filesystem");
+		return EX_IOERR;
+	}
+	if (code == LIBSSH2_FX_FAILURE &&
+	    libssh2_sftp_statvfs(c->sftp, dir, strlen(dir), &vfs) == 0 &&
+	    (vfs.f_bavail == 0 || vfs.f_bavail * vfs.f_frsize < remaining)) {
+		warn("%s: %s: no space left on the server (%llu bytes free)",
+		    c->url->where, what,
 		    (unsigned long long)(vfs.f_bavail * vfs.f_frsize));
-	return EX_IOERR;
+		return EX_IOERR;
+	}
+	return sftp_fail(c, what);
 }
 
 /* The serial upload: one connection, buf[start, end) read but not yet
@@ -857,7 +874,7 @@ main(int argc, char *argv[])
 
 	setprogname(argv[0]);
 	sftp_opts_init(&so);
-	while ((ch = getopt_long(argc, argv, "+" SFTPOPT_SHORT, longopts,
+	while ((ch = opt_next(argc, argv, "+" SFTPOPT_SHORT, longopts,
 	    NULL)) != -1) {
 		if (sftp_opts_apply(&so, ch, optarg))
 			continue;

@@ -23,6 +23,7 @@
 #include "opt.h"
 #include "receipt.h"
 #include "secret.h"
+#include "tlscheck.h"
 #include "utf8.h"
 
 /* The body is text for people; the data travels as attachments. */
@@ -415,6 +416,25 @@ struct outcome {
 	char *message;
 };
 
+/*
+ * curl calls some certificate refusals (a forged signature) a failed
+ * handshake: the verify result makes them 77, never retried.
+ */
+static void
+cert_refused(CURL *curl, CURLcode res, const char *where, struct outcome *o)
+{
+	const char *why;
+
+	if (res == CURLE_OK || o->status == EX_NOPERM ||
+	    (why = tls_verify_failure(curl)) == NULL)
+		return;
+	free(o->message);
+	o->status = EX_NOPERM;
+	o->retry = 0;
+	o->message = xasprintf("%s: TLS certificate verification failed: %s",
+	    where, why);
+}
+
 /* Turns curl's result and the trace into an exit status and a message. */
 static struct outcome
 classify(CURLcode res, const struct trace *t, const char *where,
@@ -655,7 +675,7 @@ main(int argc, char *argv[])
 	CURL *curl;
 
 	setprogname(argv[0]);
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((ch = opt_next(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			o.server = optarg;
@@ -751,9 +771,11 @@ main(int argc, char *argv[])
 
 		memset(&t, 0, sizeof t);
 		errbuf[0] = '\0';
+		tls_watch(curl);
 		res = curl_easy_perform(curl);
 		free(out.message);
 		out = classify(res, &t, where, errbuf, att, att_count);
+		cert_refused(curl, res, where, &out);
 		if (out.status == 0 || !out.retry || attempt >= o.retries)
 			break;
 		delay = attempt < 5 ? 1u << attempt : BACKOFF_MAX;

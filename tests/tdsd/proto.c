@@ -364,6 +364,8 @@ read_packet(struct conn *c, unsigned char header[PACKET_HEADER])
 	body -= PACKET_HEADER;
 	if (c->in_len + body > MAX_MESSAGE)
 		return -1;
+	if (body == 0)	/* an empty packet; c->in may be NULL still */
+		return 0;
 	if (c->in_len + body > c->in_cap) {
 		c->in_cap = c->in_len + body + 4096;
 		c->in = xrealloc(c->in, c->in_cap);
