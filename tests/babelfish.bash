@@ -145,6 +145,9 @@ babelfish_start() {
 	ln -s "$tpl/inst" "$dir/inst"
 	cp -a "$tpl/data" "$dir/data"
 	owner=$(babelfish_owner)
+	# the copy's own socket directory (the template's is in its
+	# postgresql.conf; the last setting wins)
+	echo "unix_socket_directories = '$dir/run'" >>"$dir/data/postgresql.conf"
 	if [ -n "$cert" ]; then
 		cp "$cert" "$dir/data/server.crt"
 		cp "$key" "$dir/data/server.key"
