@@ -11,8 +11,9 @@ T-SQL engine (Babelfish in the tests), so the two databases never drift:
 - every statement becomes its own batch (a GO line after it), so CREATE
   VIEW stands alone as T-SQL wants; comments are left out;
 - PRAGMA, BEGIN and COMMIT are left out (each batch commits);
-- string literals become N'...' (Unicode: the names are not Latin-1), and
-  SQLite's blob literals X'0A0B' become 0x0A0B;
+- string literals holding anything beyond ASCII become N'...' (Unicode:
+  the names are not Latin-1), and SQLite's blob literals X'0A0B' become
+  0x0A0B;
 - the || operator becomes +;
 - a type SQLite cannot parse, written quoted ("NVARCHAR(MAX)"), is
   unquoted.
@@ -54,6 +55,10 @@ def statements(text):
                                            re.match(r"\w", out[-2][-1:])):
                 out[-1] = "0x" + literal[1:-1].upper()
             elif prev in ("N", "n"):
+                out.append(literal)
+            elif literal.isascii():
+                # varchar: converts implicitly to every type (Babelfish
+                # converts nvarchar to datetimeoffset only explicitly)
                 out.append(literal)
             else:
                 out.append("N" + literal)

@@ -10,6 +10,7 @@ load ../common
 load job
 load ../tdsd
 load ../babelfish
+load ../engine
 load demo_db
 
 FIX="$TOP/tests/fixtures"

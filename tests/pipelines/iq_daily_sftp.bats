@@ -13,6 +13,7 @@ load job
 load ../sftp
 load ../tdsd
 load ../babelfish
+load ../engine
 load demo_db
 
 FIX="$TOP/tests/fixtures"
