@@ -27,7 +27,8 @@
 #	BABELFISH_SKIP			why there is no server, or empty
 #
 # Tests that ran on Babelfish are counted by make check: babelfish_require
-# appends the test's name to $SCHEDFEED_BABELFISH_LOG when that is set.
+# appends the test's name to $SCHEDFEED_BABELFISH_LOG when that is set (make
+# check counts each name once).
 
 BABELFISH_LOGIN_USER=schedfeed
 BABELFISH_LOGIN_PASSWORD=Schedfeed_pw1
