@@ -191,6 +191,20 @@ NULL,NULL' ]
 100,existing,2024-01-01" ]
 }
 
+@test "--each-row: each row runs inside the one transaction (@@TRANCOUNT is 1)" {
+	engine_only babelfish "tdsd has no @@TRANCOUNT"
+	engine_changed
+	printf 'id\n1\n2\n' >"$W/in.csv"
+	run --separate-stderr sched-query --each-row -v id:int \
+		-e 'INSERT INTO visit(id, who) VALUES (@id, CAST(@@TRANCOUNT AS nvarchar(10)))' <"$W/in.csv"
+	[ "$status" -eq 0 ]
+	[ "$output" = $'row,rows_affected\n1,1\n2,1' ]
+	run sched-query -e 'SELECT id, who, @@TRANCOUNT AS now FROM visit WHERE id < 100 ORDER BY id'
+	[ "$output" = "id,who,now
+1,1,0
+2,1,0" ]
+}
+
 # each_row_fails ROWS SQL [OPTION...]: sched-query --each-row over the CSV
 # ROWS must fail with 65, print nothing, say every row was rolled back, and
 # leave visit as it was; its messages are in stderr_lines.
