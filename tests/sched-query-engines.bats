@@ -254,9 +254,10 @@ each_row_fails() {
 @test "fixtures: every test database script loads on a real engine, lengths and types checked" {
 	engine_only babelfish "SQLite checks neither lengths nor types"
 	local script
+	# the SQLite scripts tdsd's tests load (not the MariaDB ones)
 	for script in "$TOP"/tests/fixtures/demo-db.sql \
 	    "$TOP"/tests/fixtures/tdsd/schema.sql \
-	    "$TOP"/tests/fixtures/sched-query/*.sql; do
+	    "$TOP"/tests/fixtures/sched-query/appt.sql "$TYPES"; do
 		echo "$script"
 		engine_load_babelfish fixture "$script"
 	done
