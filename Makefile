@@ -72,7 +72,7 @@ check: deps all
 	SCHEDFEED_BABELFISH_LOG="$(CURDIR)/$(BUILD)/report/babelfish.tests" \
 	SCHEDFEED_TOP="$(CURDIR)" bats --report-formatter tap -o $(BUILD)/report \
 		$(BATS_FLAGS) $(BATS_FILES) || rc=$$?; \
-	echo "babelfish: $$(cat $(BUILD)/report/babelfish.tests 2>/dev/null | wc -l) tests ran on Babelfish"; \
+	echo "babelfish: $$(sort -u $(BUILD)/report/babelfish.tests 2>/dev/null | wc -l) tests ran on Babelfish"; \
 	awk '/^ok .* # skip/ { s++; next } /^ok / { p++ } /^not ok / { f++ } \
 		END { printf "check: %d passed, %d failed, %d skipped\n", p, f, s }' \
 		$(BUILD)/report/report.tap; \

@@ -27,7 +27,8 @@
 #	BABELFISH_SKIP			why there is no server, or empty
 #
 # Tests that ran on Babelfish are counted by make check: babelfish_require
-# appends the test's name to $SCHEDFEED_BABELFISH_LOG when that is set.
+# appends the test's name to $SCHEDFEED_BABELFISH_LOG when that is set (make
+# check counts each name once).
 
 BABELFISH_LOGIN_USER=schedfeed
 BABELFISH_LOGIN_PASSWORD=Schedfeed_pw1
@@ -145,6 +146,9 @@ babelfish_start() {
 	ln -s "$tpl/inst" "$dir/inst"
 	cp -a "$tpl/data" "$dir/data"
 	owner=$(babelfish_owner)
+	# the copy's own socket directory (the template's is in its
+	# postgresql.conf; the last setting wins)
+	echo "unix_socket_directories = '$dir/run'" >>"$dir/data/postgresql.conf"
 	if [ -n "$cert" ]; then
 		cp "$cert" "$dir/data/server.crt"
 		cp "$key" "$dir/data/server.key"

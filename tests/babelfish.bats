@@ -85,3 +85,14 @@ teardown() {
 	[ "$status" -ne 0 ]
 	[ "$output" = "" ]
 }
+
+@test "babelfish_restart: the same port and the same databases, sessions gone" {
+	local port=$BABELFISH_PORT
+	babelfish_db selftest
+	babelfish_sql -d selftest <<<"CREATE TABLE kept (a int); INSERT kept VALUES (5)"
+	babelfish_restart
+	[ "$BABELFISH_PORT" = "$port" ]
+	run babelfish_sql -d selftest <<<"SELECT a FROM kept"
+	[ "$status" -eq 0 ]
+	[ "$output" = 5 ]
+}

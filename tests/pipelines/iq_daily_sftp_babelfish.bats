@@ -1,0 +1,1 @@
+iq_daily_sftp.bats

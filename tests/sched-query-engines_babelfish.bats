@@ -1,0 +1,1 @@
+sched-query-engines.bats
