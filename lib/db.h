@@ -91,6 +91,12 @@ int db_next_result(struct db *db);
 int db_column_count(const struct db *db);
 /* Column names, 1-based. */
 const char *db_column_name(struct db *db, int column);
+/*
+ * The type a column's values bind back as, 1-based: whole numbers int or
+ * bigint, decimal/money/float decimal, date, datetime (datetime2 too),
+ * anything else nvarchar.
+ */
+enum db_type db_column_type(const struct db *db, int column);
 /* 1 when a row was read, 0 at the end of the result, -1 on failure. */
 int db_next_row(struct db *db);
 /*
