@@ -230,7 +230,9 @@ dry_run(struct db *db, const char *queue, long long event_id,
 		/* no row, NULL, 0 or negative: not included */
 		if (r.number <= 0)
 			continue;
+		/* as the log has it: the step it starts at */
 		snprintf(text, sizeof text, "step %ld", r.number);
+		d.step = r.number;
 		row(&d, "engine", "started", text, NULL);
 		if ((rc = dry_instance(&d, &env, r.number)) < 0) {
 			status = db_status(db) != 0 ? db_status(db) :
