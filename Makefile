@@ -63,12 +63,16 @@ deps:
 	@sh .ci/deps
 
 # The fresh binaries first on PATH; tests find tdsd through $TDSD.
-# The last line counts the TAP report: "check: N passed, N failed, N skipped".
+# The last line counts the TAP report: "check: N passed, N failed, N skipped";
+# the line before, the tests that ran on Babelfish (tests/babelfish.bash).
 check: deps all
 	@mkdir -p $(BUILD)/report
+	@rm -f $(BUILD)/report/babelfish.tests
 	@rc=0; PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" \
+	SCHEDFEED_BABELFISH_LOG="$(CURDIR)/$(BUILD)/report/babelfish.tests" \
 	SCHEDFEED_TOP="$(CURDIR)" bats --report-formatter tap -o $(BUILD)/report \
 		$(BATS_FLAGS) $(BATS_FILES) || rc=$$?; \
+	echo "babelfish: $$(cat $(BUILD)/report/babelfish.tests 2>/dev/null | wc -l) tests ran on Babelfish"; \
 	awk '/^ok .* # skip/ { s++; next } /^ok / { p++ } /^not ok / { f++ } \
 		END { printf "check: %d passed, %d failed, %d skipped\n", p, f, s }' \
 		$(BUILD)/report/report.tap; \
