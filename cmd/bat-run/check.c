@@ -270,12 +270,61 @@ parseonly_holds(struct db *db)
 	return rows == 0;
 }
 
+/*
+ * "DECLARE @a bigint, ...; " for the parameters, no values: what a rule
+ * is parsed behind as a batch.
+ */
+static char *
+declarations(const struct rule_env *env)
+{
+	char *s = xstrdup("DECLARE "), *t;
+
+	for (size_t i = 0; i < env->count; i++) {
+		const struct db_param *pm = &env->params[i];
+
+		t = xasprintf("%s%s@%s %s", s, i > 0 ? ", " : "", pm->name,
+		    pm->type == DB_NVARCHAR ? "nvarchar(max)" :
+		    pm->type == DB_DECIMAL ? "decimal(38,10)" :
+		    db_type_name(pm->type));
+		free(s);
+		s = t;
+	}
+	t = xasprintf("%s; ", s);
+	free(s);
+	return t;
+}
+
+/*
+ * 1 for a T-SQL engine (SQL Server, Babelfish), where a rule is checked
+ * as a batch behind its declarations: under PARSEONLY, Babelfish does
+ * not parse the statement an sp_executesql call carries. 0 for tdsd,
+ * which prepares that statement (finding missing tables too) and has no
+ * DECLARE. Told apart by a statement both run without an error: T-SQL
+ * joins the strings, SQLite adds them as numbers. Run before PARSEONLY.
+ */
+static int
+tsql_engine(struct db *db)
+{
+	char *cell = NULL;
+	int tsql, rc;
+
+	if (db_batch(db, "SELECT 'a' + 'b' AS dialect_probe") == 0)
+		while ((rc = db_next_result(db)) == 1)
+			while (db_column_count(db) > 0 &&
+			    (rc = db_next_row(db)) == 1)
+				if (cell == NULL)
+					cell = cell_dup(db, 1);
+	tsql = cell != NULL && strcmp(cell, "ab") == 0;
+	free(cell);
+	return db_drain(db) == 0 ? tsql : -1;
+}
+
 /* Compiles one rule; 0, or -1 with *number and *message set. */
 static int
 compile(struct db *db, const struct rule_ref *r, struct rule_env *env,
-    int *number, char **message)
+    int batch, int *number, char **message)
 {
-	char context[160];
+	char context[160], *sql;
 	const char *text;
 
 	*number = 0;
@@ -288,8 +337,18 @@ compile(struct db *db, const struct rule_ref *r, struct rule_env *env,
 		    "%s rule: ", r->collection, r->step,
 		    rule_kind_name(r->kind));
 	db_set_context(db, context);
-	if (db_execute(db, r->sql, env->params, env->count) == 0)
+	if (batch) {
+		/* one line: the rule's line numbers stay its own */
+		char *decl = declarations(env);
+
+		sql = xasprintf("%s%s", decl, r->sql);
+		free(decl);
+		if (db_batch(db, sql) == 0)
+			db_drain(db);
+		free(sql);
+	} else if (db_execute(db, r->sql, env->params, env->count) == 0) {
 		db_drain(db);
+	}
 	db_set_context(db, NULL);
 	if (db_status(db) == 0)
 		return 0;
@@ -323,11 +382,15 @@ check_rules(struct db *db, const char *queue)
 	struct rule_env env = { 0 };
 	size_t problems = 0, checked = 0, first = 0;
 	char *message, unknown[130], why[400];
-	int number, status, holds;
+	int number, status, holds, batch;
 
 	(void)queue;
 	if ((status = load_rules(db, &l)) != 0)
 		goto out;
+	if ((batch = tsql_engine(db)) < 0) {
+		status = db_status(db);
+		goto out;
+	}
 	if ((status = sql_batch(db, "SET PARSEONLY ON")) != 0)
 		goto out;
 	if ((holds = parseonly_holds(db)) != 1) {
@@ -378,7 +441,8 @@ check_rules(struct db *db, const char *queue)
 				problems++;
 				continue;
 			}
-			if (compile(db, r, &env, &number, &message) != 0) {
+			if (compile(db, r, &env, batch, &number, &message) !=
+			    0) {
 				problem(&w, r, number, message);
 				problems++;
 			}
