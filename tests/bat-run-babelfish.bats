@@ -4,6 +4,8 @@
 # with the trigger template pipelines/sql/bat_events_trigger.sql on its
 # action table, and T-SQL rules. Each test gets a fresh database; the
 # tables are read back with babelfish_sql (python3-tds, not bat-run).
+# DDL is slow on Babelfish: a test's database is made in one batch run,
+# and the definitions a test writes go in one run before bat-run.
 
 bats_require_minimum_version 1.5.0
 load common
@@ -13,6 +15,16 @@ T0='2026-11-23 10:00:00'
 
 setup_file() {
 	babelfish_start
+	# a fresh database "bat": the tables, the RIS side, the trigger
+	{
+		printf '%s\nGO\n' "IF DB_ID('bat') IS NOT NULL DROP DATABASE bat" \
+			"CREATE DATABASE bat" "USE bat"
+		cat "$TOP/pipelines/sql/bat_schema.sql"
+		printf '\nGO\n'
+		cat "$TOP/tests/fixtures/bat-run/ris.tsql"
+		printf '\nGO\n'
+		cat "$TOP/pipelines/sql/bat_events_trigger.sql"
+	} >"$BATS_FILE_TMPDIR/fresh.sql"
 }
 
 teardown_file() {
@@ -24,34 +36,51 @@ setup() {
 	babelfish_require
 	unset SCHEDFEED_DB_ENCRYPT SCHEDFEED_DB_CA_FILE \
 		SCHEDFEED_DB_PASSWORD_FILE FREETDSCONF FREETDS TDSVER TDSDUMP
-	babelfish_db bat
-	babelfish_sql -d bat "$TOP/pipelines/sql/bat_schema.sql"
-	babelfish_sql -d bat "$TOP/tests/fixtures/bat-run/ris.tsql"
-	babelfish_sql -d bat "$TOP/pipelines/sql/bat_events_trigger.sql"
+	babelfish_sql "$BATS_FILE_TMPDIR/fresh.sql"
 	babelfish_env bat
 }
 
-# q SQL: the database read (or changed) beside bat-run
+# def SQL: a definition, written with the next q or bat-run
+def() {
+	printf '%s\nGO\n' "$1" >>"$W/defs.sql"
+}
+
+# q SQL: the database read (or changed) beside bat-run, after the
+# pending definitions
 q() {
-	babelfish_sql -d bat <<<"$1"
+	{
+		if [ -f "$W/defs.sql" ]; then cat "$W/defs.sql"; fi
+		printf '%s\n' "$1"
+	} | babelfish_sql -d bat
+	local rc=$?
+	rm -f "$W/defs.sql"
+	return $rc
+}
+
+# bat-run, once the pending definitions are written
+bat-run() {
+	if [ -s "$W/defs.sql" ]; then
+		q "" || return 1
+	fi
+	command bat-run "$@"
 }
 
 # act MAIN DB PATIENT ORDER STUDY REPORT: the RIS records an action
 act() {
-	q "INSERT INTO c_action (main_action, db_action, patient_key, order_key,
+	def "INSERT INTO c_action (main_action, db_action, patient_key, order_key,
 	    study_key, report_key) VALUES (N'$1', N'$2', ${3:-NULL}, ${4:-NULL},
 	    ${5:-NULL}, ${6:-NULL})"
 }
 
 # subscribe MAIN: the BAT queue takes MAIN with any db_action
 subscribe() {
-	q "INSERT INTO bat_queue_subscription (queue_name, main_action,
+	def "INSERT INTO bat_queue_subscription (queue_name, main_action,
 	    db_action, exclusion_flag) VALUES (N'BAT', N'$1', N'<All>', 'N')"
 }
 
 # collection CODE INCLUSION: an active collection
 collection() {
-	q "INSERT INTO bat_collection (code, description, inclusion_rule, active)
+	def "INSERT INTO bat_collection (code, description, inclusion_rule, active)
 	    VALUES (N'$1', N'a test collection', N'$2', 'Y')"
 }
 
@@ -62,7 +91,7 @@ step() {
 	for r in "$3" "$4" "$5" "$6" "$7"; do
 		if [ -n "$r" ]; then v+=("N'$r'"); else v+=(NULL); fi
 	done
-	q "INSERT INTO bat_step (collection_code, step, description, active,
+	def "INSERT INTO bat_step (collection_code, step, description, active,
 	    parameter_rule, available_rule, pre_rule, action_sql, post_rule)
 	    VALUES (N'$1', $2, N'a test step', 'Y', ${v[0]}, ${v[1]}, ${v[2]},
 	    ${v[3]}, ${v[4]})"
@@ -70,13 +99,13 @@ step() {
 
 @test "the trigger template queues subscribed RIS actions with their id and report key; the next pass starts the workflow" {
 	subscribe ReportSigned
-	q "INSERT INTO bat_queue_subscription (queue_name, main_action, db_action,
+	def "INSERT INTO bat_queue_subscription (queue_name, main_action, db_action,
 	    exclusion_flag) VALUES (N'BAT', N'ReportSigned', N'Delete', 'Y')"
 	collection FAX "SELECT 10 WHERE @main_action = N''ReportSigned'' AND @report_key IS NOT NULL"
 	step FAX 10 '' '' '' "INSERT INTO ris_outbound (study_key, destination, queued_at) VALUES (@study_key, N''fax '' + CAST(@report_key AS nvarchar(20)) + N'' action '' + CAST(@action_id AS nvarchar(20)), @now)" ''
 	# one statement inserting three actions: one subscribed, one excluded,
 	# one nobody subscribed to
-	q "INSERT INTO c_action (main_action, db_action, patient_key, order_key,
+	def "INSERT INTO c_action (main_action, db_action, patient_key, order_key,
 	    study_key, report_key) VALUES
 	    (N'ReportSigned', N'Insert', 501, 7001, 9001, 4001),
 	    (N'ReportSigned', N'Delete', 501, 7001, 9001, 4001),
@@ -226,7 +255,7 @@ MARK,5,action,33557097,syntax error near '<EOF>' at line 1 and character positio
 }
 
 @test "one failing instance never blocks another on Babelfish: a refused parameter fails its instance once" {
-	q "ALTER TABLE bat_instance_param ADD CONSTRAINT no_poison CHECK (name <> N'poison')"
+	def "ALTER TABLE bat_instance_param ADD CONSTRAINT no_poison CHECK (name <> N'poison')"
 	subscribe TestPoison
 	collection POISON "SELECT 1 WHERE @main_action = N''TestPoison''"
 	step POISON 1 "SELECT 1 AS poison" "" "" "INSERT INTO ledger (event_id, step) VALUES (@event_id, @step)" ""
@@ -267,11 +296,11 @@ MARK,5,action,33557097,syntax error near '<EOF>' at line 1 and character positio
 	[ "$(q "SELECT event_id, status FROM bat_instance")" = "$(printf '2\taborted')" ]
 	[ "$(q "SELECT result FROM bat_log WHERE rule_kind = 'inclusion' ORDER BY id")" = "$(printf 'no row\n1')" ]
 	for pre in "SELECT NULL" "SELECT 1 WHERE 1 = 0"; do
-		q "UPDATE bat_step SET pre_rule = N'$pre'"
+		def "UPDATE bat_step SET pre_rule = N'$pre'"
 		act TestShape Insert
 		run -0 bat-run --once --now "$T0"
 	done
-	q "UPDATE bat_step SET pre_rule = N'SELECT 1'"
+	def "UPDATE bat_step SET pre_rule = N'SELECT 1'"
 	act TestShape Insert
 	run -0 bat-run --once --now "$T0"
 	[ "$(q "SELECT status, COUNT(*) FROM bat_instance GROUP BY status ORDER BY status")" = \
