@@ -602,3 +602,23 @@ engine|listed|1 failed instance" ]
 	run -65 bat-run --check
 	[[ "$output" == *"TEMPLATES,1,available,"* ]]
 }
+
+@test "an event whose instances the database refuses is logged failed once and never stops the pass" {
+	tdsd_start "$DB"
+	q "CREATE TRIGGER refuse BEFORE INSERT ON bat_instance WHEN NEW.collection_code = 'T_FINE'
+	   BEGIN SELECT RAISE(ABORT, 'instances refused'); END"
+	event TestBroken Insert
+	event TestPair Insert
+	run -0 --separate-stderr bat-run --once --now "$T0"
+	[[ "$stderr" == *"event 1: failed: the engine could not record its instances"* ]]
+	# nothing of event 1 half-written: neither collection started
+	[ "$(q "SELECT event_id, collection_code, status FROM bat_instance")" = "2|T_PAIR|done" ]
+	[ "$(q "SELECT id, done_at FROM bat_event ORDER BY id")" = "1|$T0
+2|$T0" ]
+	[ "$(q "SELECT rule_kind, outcome, message FROM bat_log WHERE event_id = 1")" = \
+		"engine|failed|the engine could not record the event's instances: instances refused" ]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 2 ]
+	# not claimed again, after the lease or ever
+	run -0 --separate-stderr bat-run --once --now '2026-11-23 11:00:00'
+	[ "$stderr" = "" ] && [ "$output" = "" ]
+}

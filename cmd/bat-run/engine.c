@@ -977,6 +977,51 @@ collections_free(struct inclusion *list, size_t count)
 }
 
 /*
+ * Writing an event's instances failed with a server error (a constraint,
+ * a trigger of the site's): the event is marked done with that error in
+ * the log, so it is not claimed again after every lease and never stops
+ * the pass. A lost connection or a deadlock still ends the pass, and the
+ * claim running out hands the event to a later one.
+ */
+static int
+event_broken(struct engine *e, long long id)
+{
+	static const char sql[] =
+	    "UPDATE bat_event SET done_at = @now WHERE id = @id AND "
+	    "claimed_by = @me AND done_at IS NULL";
+	struct inst in = { .event_id = id, .step = -1 };
+	int number = 0, rc = -1;
+	const char *text = db_last_error(e->db, &number);
+	char *why = xasprintf("the engine could not record the event's "
+	    "instances: %s", text != NULL ? text : "an engine statement "
+	    "failed");
+	struct plist pl = { 0 };
+	long changed = 0;
+
+	tx_rollback(e);
+	log_clear(e);
+	if (db_dead(e->db) || number == 1205)
+		goto out;
+	e->status = 0;
+	p_number(&pl, "id", DB_BIGINT, id);
+	p_text(&pl, "me", e->me);
+	p_typed(&pl, "now", DB_DATETIME, e->now);
+	if (tx_begin(e) != 0 || run(e, sql, &pl, &changed) != 0) {
+		tx_rollback(e);
+		goto out;
+	}
+	log_state(e, &in, "failed", NULL, why);
+	if (tx_commit(e) == 0) {
+		warn("event %lld: failed: the engine could not record its "
+		    "instances", id);
+		rc = 0;
+	}
+out:
+	free(why);
+	return rc;
+}
+
+/*
  * A claimed event: every active collection's inclusion rule, then in
  * one transaction the instances they start and the event marked done.
  */
@@ -1037,15 +1082,15 @@ process_event(struct engine *e, long long id)
 			log_rule(e, &in, RULE_INCLUSION, &list[i].r, 0);
 		else if (inst_create(e, &ev, list[i].code, &list[i].r,
 		    list[i].failed) != 0) {
-			rc = -1;
-			goto undo;
+			rc = event_broken(e, id);
+			goto out;
 		}
 	}
 	if (!ev.subscribed) {
 		in.collection = NULL;
 		log_state(e, &in, "unsubscribed", NULL, NULL);
 	}
-	rc = tx_commit(e) == 0 ? 1 : -1;
+	rc = tx_commit(e) == 0 ? 1 : event_broken(e, id);
 	goto out;
 undo:
 	tx_rollback(e);
