@@ -66,9 +66,24 @@ event() {
 		[[ "$output" == *SELECT* || "$output" == *INSERT* ]]
 	done
 	run -0 bat-run --template inclusion
-	[[ "$output" == *"negative number for \"not this workflow\""* ]]
+	[[ "$output" == *"no row,
+-- NULL, 0 or a negative number: not this workflow."* ]]
+	# one dialect per engine: T-SQL by default, tdsd's SQLite on request
 	run -0 bat-run --template available-datetime
-	[[ "$output" == *"DATEADD(minute"* ]]
+	[[ "$output" == *"-- T-SQL, for SQL Server."* ]]
+	[[ "$output" == *"SELECT DATEADD(minute, @delay_minutes, @now)"* ]]
+	[[ "$output" != *"datetime(@now"* ]]
+	run -0 bat-run --template pre
+	[[ "$output" == *"ISNULL(st.status, N'') = N'cancelled'"* ]]
+	run -0 bat-run --template available-datetime --dialect sqlite
+	[[ "$output" == *"-- SQLite, for tdsd."* ]]
+	[[ "$output" == *"SELECT datetime(@now, '+' || @delay_minutes || ' minutes')"* ]]
+	[[ "$output" != *DATEADD* ]]
+	run -0 bat-run --template pre --dialect sqlite
+	[[ "$output" == *"COALESCE(st.status, '') = 'cancelled'"* ]]
+	run -64 bat-run --template pre --dialect oracle
+	[[ "$output" == *"--dialect: want tsql (SQL Server) or sqlite (tdsd)"* ]]
+	run -64 bat-run --dialect sqlite --once
 }
 
 @test "no database: --once exits 75 and says where it could not connect" {
@@ -225,7 +240,8 @@ T_BROKEN,1,action,208,no such table: no_such_table" ]
 	q "INSERT INTO bat_collection VALUES ('T_OFF', 'inactive: not checked', 'SELEC 2', 'N')"
 	run -65 --separate-stderr bat-run --check
 	[ "${lines[0]}" = "collection,step,rule,error_number,message" ]
-	[ "${lines[1]}" = "BB_DELAY,1,action,8178,\"The parameterized query expects the parameter '@delay_minute', which was not supplied.\"" ]
+	# found by bat-run itself, on every engine: no parameter rule names it
+	[ "${lines[1]}" = "BB_DELAY,1,action,,@delay_minute is not a parameter: no parameter rule of the collection calculates it (AS delay_minute)" ]
 	[ "${lines[2]}" = 'T_LOOP,,inclusion,102,"near ""SELEC"": syntax error"' ]
 	[ "${lines[3]}" = "T_PAIR,2,pre,208,no such table: nowhere" ]
 	[ "${#lines[@]}" = 4 ]
@@ -239,15 +255,15 @@ T_BROKEN,1,action,208,no such table: no_such_table" ]
 	run -0 bat-run --dry-run 1 --now "$T0"
 	[ "$output" = "collection,step,rule,outcome,result,message
 BB_DELAY,,inclusion,ok,1,
-BB_DELAY,,engine,started,step 1,
-BB_DELAY,1,parameter,ok,delay_minutes=60,
+BB_DELAY,1,engine,started,step 1,
+BB_DELAY,1,parameter,ok,delay_minutes nvarchar,
 BB_DELAY,1,available,ok,2026-11-23 11:00:00,not waited for
 BB_DELAY,1,pre,ok,1,
 BB_DELAY,1,action,ok,1 row,
 BB_DELAY,1,engine,done,,
 LAY_LETTER_MAIL,,inclusion,ok,-1,
 REFERRER_FAX,,inclusion,ok,10,
-REFERRER_FAX,,engine,started,step 10,
+REFERRER_FAX,10,engine,started,step 10,
 REFERRER_FAX,10,action,ok,1 row,
 REFERRER_FAX,10,engine,done,,
 T_BROKEN,,inclusion,ok,-1,
@@ -329,4 +345,280 @@ T_SLOW,,inclusion,ok,-1," ]
 	# both engines took part
 	[ "$(q "SELECT COUNT(DISTINCT engine) FROM bat_log")" = 2 ]
 	[ ! -s "$W/err1" ] && [ ! -s "$W/err2" ]
+}
+
+# ris: the RIS service team's collections (fixtures/bat-run/ris.sql)
+ris() {
+	sqlite3 -bail "$DB" < "$TOP/tests/fixtures/bat-run/ris.sql"
+}
+
+@test "a re-initialised step keeps its parameters' first values: a loop returning @patient_key finishes" {
+	ris
+	tdsd_start "$DB"
+	event TestReinit Insert 501 7001 9001
+	run -0 --separate-stderr bat-run --once --now "$T0"
+	[ "$stderr" = "" ]
+	[ "$(q "SELECT status, steps_run, last_error IS NULL FROM bat_instance")" = "done|3|1" ]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 3 ]
+	# written once, with the first pass's value: read-only for the instance's life
+	[ "$(q "SELECT name, value, type FROM bat_instance_param ORDER BY name")" = \
+"first_count|0|bigint
+patient_key|501|bigint" ]
+	[ "$(q "SELECT COUNT(*) FROM bat_log WHERE rule_kind = 'parameter' AND outcome = 'ok'")" = 3 ]
+	[ "$(q "SELECT COUNT(*) FROM bat_log WHERE outcome IN ('error', 'failed')")" = 0 ]
+	# nothing left for a later pass
+	run -0 bat-run --once --now "$T0"
+	[ "$output" = "" ]
+}
+
+@test "one failing instance never blocks another: a parameter the database refuses fails its instance once" {
+	ris
+	tdsd_start "$DB"
+	event TestPoison Insert
+	event TestPair Insert
+	run -0 --separate-stderr bat-run --once --now "$T0"
+	[ "$(q "SELECT collection_code, status, step, last_error FROM bat_instance ORDER BY id")" = \
+"R_POISON|failed|1|the engine could not record the step: this parameter is refused
+T_PAIR|done|2|" ]
+	[[ "$stderr" == *"instance 1: failed at step 1"* ]]
+	# the refused step wrote nothing: no parameter, no ledger row
+	[ "$(q "SELECT COUNT(*) FROM bat_instance_param")" = 0 ]
+	[ "$(q "SELECT event_id, step FROM ledger ORDER BY id")" = "2|1
+2|2" ]
+	[ "$(q "SELECT outcome, message FROM bat_log WHERE instance_id = 1 ORDER BY id DESC LIMIT 1")" = \
+		"failed|the engine could not record the step: this parameter is refused" ]
+	# not retried: the next pass is quiet and the next event runs
+	event TestPair Insert
+	run -0 --separate-stderr bat-run --once --now "$T0"
+	[ "$stderr" = "" ]
+	[ "$(q "SELECT status FROM bat_instance WHERE event_id = 3")" = done ]
+	[ "$(q "SELECT COUNT(*) FROM bat_log WHERE instance_id = 1")" = 3 ]
+}
+
+@test "parameters are bound with their rule column's type: int, decimal, datetime, nvarchar" {
+	ris
+	tdsd_start "$DB"
+	event TestTyped Insert
+	run -0 bat-run --once --now "$T0"
+	[ "$(q "SELECT name, value, type FROM bat_instance_param ORDER BY name")" = \
+"amount|12.50|decimal
+at|2026-11-23 12:00:00|datetime
+k|3|int
+label|ward 3|nvarchar
+m|9|bigint
+n|10|bigint" ]
+	# @at (datetime) is the available datetime
+	[ "$(q "SELECT status, due_at FROM bat_instance")" = "waiting|2026-11-23 12:00:00" ]
+	# the next pass binds them from the table with the same types: 9 < 10
+	# as numbers ('9' < '10' is false as text), @k = 3 as int
+	q "UPDATE bat_step SET pre_rule = 'SELECT CASE WHEN @m < @n AND @k = 3 AND @label = ''ward 3'' THEN 1 ELSE -1 END' WHERE collection_code = 'R_TYPED'"
+	run -0 bat-run --once --now '2026-11-23 12:00:00'
+	[ "$(q "SELECT status FROM bat_instance")" = done ]
+	[ "$(q "SELECT event_id, step FROM ledger")" = "1|3" ]
+}
+
+@test "rule shapes: no row, NULL, 0 or negative is not included and fails nothing; only a positive pre rule runs the action" {
+	ris
+	tdsd_start "$DB"
+	# every other collection answers this event with no row or -1
+	event TestShape Insert
+	run -0 --separate-stderr bat-run --once --now "$T0"
+	[ "$(q "SELECT collection_code, status FROM bat_instance")" = "R_SHAPE|done" ]
+	[ "$(q "SELECT result FROM bat_log WHERE rule_kind = 'inclusion' AND collection_code = 'R_TYPED'")" = "no row" ]
+	n=1
+	for pre in "SELECT 0" "SELECT NULL" "SELECT 1 WHERE 1 = 0" "SELECT -1"; do
+		q "UPDATE bat_step SET pre_rule = '$pre' WHERE collection_code = 'R_SHAPE'"
+		event TestShape Insert
+		n=$((n + 1))
+		run -0 --separate-stderr bat-run --once --now "$T0"
+		[ "$stderr" = "" ]
+		[ "$(q "SELECT status FROM bat_instance WHERE event_id = $n")" = aborted ]
+	done
+	[ "$(q "SELECT result FROM bat_log WHERE rule_kind = 'pre' ORDER BY id")" = "1
+0
+NULL
+no row
+-1" ]
+	# the action ran for the positive number only
+	[ "$(q "SELECT event_id FROM ledger")" = 1 ]
+	# the same shapes in an inclusion rule start nothing and fail nothing
+	for inc in "SELECT 0" "SELECT NULL" "SELECT 1 WHERE 1 = 0" "SELECT -3"; do
+		q "UPDATE bat_collection SET inclusion_rule = '$inc' WHERE code = 'R_SHAPE'"
+		event TestShape Insert
+		run -0 bat-run --once --now "$T0"
+	done
+	[ "$(q "SELECT COUNT(*) FROM bat_instance")" = 5 ]
+	[ "$(q "SELECT COUNT(*) FROM bat_instance WHERE status = 'failed'")" = 0 ]
+}
+
+@test "--dry-run and a real pass agree on a re-initialised loop" {
+	ris
+	tdsd_start "$DB"
+	event TestReinit Insert 501 7001 9001
+	run -0 bat-run --dry-run 1 --now "$T0"
+	dry=$(printf '%s\n' "$output" | awk -F, '$1 == "R_REINIT" && $3 != "parameter" { print $2 "," $3 "," $4 "," $5 }')
+	[ "$(printf '%s\n' "$output" | grep -c '^R_REINIT,1,parameter,ok,patient_key bigint,')" = 3 ]
+	[ "$(printf '%s\n' "$output" | grep -c ',calculated before: keeps its first value$')" = 4 ]
+	run -0 bat-run --once --now "$T0"
+	real=$(q "SELECT COALESCE(step, '') || ',' || rule_kind || ',' || outcome || ',' || COALESCE(result, '')
+	    FROM bat_log WHERE instance_id = 1 AND rule_kind <> 'parameter' AND outcome <> 'waiting' ORDER BY id")
+	[ "$dry" = "$real" ]
+	[ "$(printf '%s\n' "$real" | tail -1)" = "1,engine,done," ]
+}
+
+@test "--dry-run prints parameter names and types, the values only with --show-values" {
+	tdsd_start "$DB"
+	event ReportSigned Insert 501 7001 9001
+	run -0 bat-run --dry-run 1 --now "$T0"
+	[[ "$output" == *"BB_DELAY,1,parameter,ok,delay_minutes nvarchar,"* ]]
+	[[ "$output" != *60* ]]
+	run -0 bat-run --dry-run 1 --show-values --now "$T0"
+	[[ "$output" == *"BB_DELAY,1,parameter,ok,delay_minutes nvarchar=60,"* ]]
+	run -64 bat-run --show-values --once
+	[ "$(q "SELECT COUNT(*) FROM bat_instance")" = 0 ]
+}
+
+@test "--check never executes anything: the marker table stays empty and its IDENTITY does not move" {
+	ris
+	tdsd_start "$DB"
+	[ "$(q "SELECT seq FROM sqlite_sequence WHERE name = 'marker'")" = 1 ]
+	run -65 --separate-stderr bat-run --check
+	[ "$output" = "collection,step,rule,error_number,message
+R_MARK,2,action,,\"names PARSEONLY, which no rule may set: not sent to the server\"
+T_BROKEN,1,action,208,no such table: no_such_table" ]
+	[[ "$stderr" == *"2 problems in"* ]]
+	[ "$(q "SELECT COUNT(*) FROM marker")" = 0 ]
+	[ "$(q "SELECT seq FROM sqlite_sequence WHERE name = 'marker'")" = 1 ]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 0 ]
+	[ "$(q "SELECT COUNT(*) FROM bat_log")" = 0 ]
+	# a real pass would have run them: the marker is there to be seen
+	q "UPDATE bat_collection SET inclusion_rule = 'SELECT 1' WHERE code = 'R_MARK'"
+	q "UPDATE bat_step SET active = 'N' WHERE collection_code = 'R_MARK' AND step > 1"
+	q "UPDATE bat_step SET pre_rule = 'SELECT 1' WHERE collection_code = 'R_MARK'"
+	event Nothing Insert
+	q "INSERT INTO bat_queue_subscription (main_action) VALUES ('Nothing')"
+	run -0 bat-run --once --now "$T0"
+	[ "$(q "SELECT note FROM marker ORDER BY id")" = "action ran
+action ran twice" ]
+}
+
+@test "--retry restarts a failed instance from its failed step, once; logged" {
+	ris
+	tdsd_start "$DB"
+	event TestBroken Insert
+	event TestPoison Insert
+	run -0 bat-run --once --now "$T0"
+	[ "$(q "SELECT id, collection_code, status FROM bat_instance WHERE status = 'failed' ORDER BY id")" = \
+"1|T_BROKEN|failed
+3|R_POISON|failed" ]
+	# mended: the table exists, the trigger is gone
+	q "CREATE TABLE no_such_table (patient_key BIGINT); DROP TRIGGER poison"
+	run -0 --separate-stderr bat-run --retry 1 --now '2026-11-23 10:05:00'
+	[[ "$output" == *",1,1,T_BROKEN,1,engine,retried,step 1,,,"* ]]
+	[ "$(q "SELECT status, step, last_error IS NULL FROM bat_instance WHERE id = 1")" = "init|1|1" ]
+	run -0 bat-run --retry 3
+	run -0 bat-run --once --now '2026-11-23 10:05:00'
+	[ "$(q "SELECT id, status FROM bat_instance WHERE id IN (1, 3) ORDER BY id")" = "1|done
+3|done" ]
+	[ "$(q "SELECT COUNT(*) FROM no_such_table")" = 1 ]
+	[ "$(q "SELECT rule_kind, outcome, result, engine <> '' FROM bat_log WHERE outcome = 'retried' ORDER BY id")" = \
+"engine|retried|step 1|1
+engine|retried|step 1|1" ]
+	# only a failed instance, and one that exists
+	run -65 bat-run --retry 1
+	[[ "$output" == *"instance 1 is done, not failed: nothing to retry"* ]]
+	run -66 bat-run --retry 99
+	[[ "$output" == *"instance 99: no such instance"* ]]
+	[ "$(q "SELECT COUNT(*) FROM no_such_table")" = 1 ]
+}
+
+@test "--resume restarts what an inactive collection disabled, at its due time; logged" {
+	tdsd_start "$DB"
+	event ReportSigned Insert 501 7001 9001
+	run -0 bat-run --once --now "$T0"
+	q "UPDATE bat_collection SET active = 'N' WHERE code = 'BB_DELAY'"
+	run -0 bat-run --once --now '2026-11-23 10:10:00'
+	[ "$(q "SELECT status FROM bat_instance WHERE id = 1")" = disabled ]
+	run -65 bat-run --resume BB_DELAY
+	[[ "$output" == *"collection BB_DELAY is still inactive: set its active to Y first"* ]]
+	q "UPDATE bat_collection SET active = 'Y' WHERE code = 'BB_DELAY'"
+	run -0 --separate-stderr bat-run --resume BB_DELAY --now '2026-11-23 10:20:00'
+	[[ "$stderr" == *"collection BB_DELAY: 1 instance resumed"* ]]
+	[ "$(q "SELECT status, due_at FROM bat_instance WHERE id = 1")" = "waiting|2026-11-23 11:00:00" ]
+	[ "$(q "SELECT logged_at, outcome, result FROM bat_log WHERE outcome = 'resumed'")" = \
+		"2026-11-23 10:20:00|resumed|step 1" ]
+	run -0 bat-run --once --now '2026-11-23 11:00:00'
+	[ "$(q "SELECT COUNT(*) FROM ris_outbound WHERE destination = 'BlueButtonPRO'")" = 1 ]
+	run -66 bat-run --resume NO_SUCH
+	[[ "$output" == *"collection NO_SUCH: no such collection"* ]]
+}
+
+@test "--list shows instances, their step, due time and last error, no parameter values; --status filters; logged" {
+	tdsd_start "$DB"
+	event ReportSigned Insert 84713 7001 9001
+	event TestBroken Insert 84713
+	run -0 bat-run --once --now "$T0"
+	run -0 --separate-stderr bat-run --list
+	[ "${lines[0]}" = "instance_id,event_id,collection,step,status,due_at,attempts,steps_run,updated_at,last_error" ]
+	[ "${lines[1]}" = "1,1,BB_DELAY,1,waiting,2026-11-23 11:00:00,0,0,$T0," ]
+	[ "${lines[3]}" = "3,2,T_BROKEN,1,failed,$T0,1,0,$T0,no such table: no_such_table" ]
+	[ "${#lines[@]}" = 5 ]
+	[[ "$output" != *84713* && "$output" != *60* ]]
+	run -0 bat-run --list --status failed
+	[ "$output" = "instance_id,event_id,collection,step,status,due_at,attempts,steps_run,updated_at,last_error
+3,2,T_BROKEN,1,failed,$T0,1,0,$T0,no such table: no_such_table" ]
+	[ "$(q "SELECT rule_kind, outcome, result FROM bat_log WHERE outcome = 'listed' ORDER BY id")" = \
+"engine|listed|4 instances
+engine|listed|1 failed instance" ]
+	run -64 bat-run --list --status broken
+	[[ "$output" == *"--status: want init, waiting"* ]]
+	run -64 bat-run --status failed
+}
+
+@test "every --dialect sqlite template passes --check on tdsd" {
+	tdsd_start "$DB"
+	q "UPDATE bat_collection SET active = 'N'"
+	for kind in inclusion parameter available-datetime pre action post; do
+		bat-run --template "$kind" --dialect sqlite >"$W/$kind.sql"
+	done
+	q "INSERT INTO bat_collection VALUES ('TEMPLATES', 'the templates',
+	    CAST(readfile('$W/inclusion.sql') AS TEXT), 'Y');
+	   INSERT INTO bat_step (collection_code, step, active, parameter_rule,
+	    available_rule, pre_rule, action_sql, post_rule) VALUES ('TEMPLATES', 1, 'Y',
+	    CAST(readfile('$W/parameter.sql') AS TEXT), CAST(readfile('$W/available-datetime.sql') AS TEXT),
+	    CAST(readfile('$W/pre.sql') AS TEXT), CAST(readfile('$W/action.sql') AS TEXT),
+	    CAST(readfile('$W/post.sql') AS TEXT))"
+	run -0 --separate-stderr bat-run --check
+	[ "$output" = "collection,step,rule,error_number,message" ]
+	[ "$(q "SELECT COUNT(*) FROM ris_outbound")" = 0 ]
+	# and they run: a signed report is forwarded after the delay
+	event ReportSigned Insert 501 7001 9001
+	run -0 bat-run --once --now "$T0"
+	[ "$(q "SELECT name, type FROM bat_instance_param")" = "delay_minutes|bigint" ]
+	[ "$(q "SELECT due_at FROM bat_instance")" = "2026-11-23 11:00:00" ]
+	# the T-SQL ones are not SQLite: tdsd says where
+	bat-run --template available-datetime >"$W/tsql.sql"
+	q "UPDATE bat_step SET available_rule = CAST(readfile('$W/tsql.sql') AS TEXT)"
+	run -65 bat-run --check
+	[[ "$output" == *"TEMPLATES,1,available,"* ]]
+}
+
+@test "an event whose instances the database refuses is logged failed once and never stops the pass" {
+	tdsd_start "$DB"
+	q "CREATE TRIGGER refuse BEFORE INSERT ON bat_instance WHEN NEW.collection_code = 'T_FINE'
+	   BEGIN SELECT RAISE(ABORT, 'instances refused'); END"
+	event TestBroken Insert
+	event TestPair Insert
+	run -0 --separate-stderr bat-run --once --now "$T0"
+	[[ "$stderr" == *"event 1: failed: the engine could not record its instances"* ]]
+	# nothing of event 1 half-written: neither collection started
+	[ "$(q "SELECT event_id, collection_code, status FROM bat_instance")" = "2|T_PAIR|done" ]
+	[ "$(q "SELECT id, done_at FROM bat_event ORDER BY id")" = "1|$T0
+2|$T0" ]
+	[ "$(q "SELECT rule_kind, outcome, message FROM bat_log WHERE event_id = 1")" = \
+		"engine|failed|the engine could not record the event's instances: instances refused" ]
+	[ "$(q "SELECT COUNT(*) FROM ledger")" = 2 ]
+	# not claimed again, after the lease or ever
+	run -0 --separate-stderr bat-run --once --now '2026-11-23 11:00:00'
+	[ "$stderr" = "" ] && [ "$output" = "" ]
 }

@@ -39,7 +39,18 @@ enum {
 	OPT_QUEUE,
 	OPT_CHECK,
 	OPT_DRY_RUN,
-	OPT_TEMPLATE
+	OPT_SHOW_VALUES,
+	OPT_TEMPLATE,
+	OPT_DIALECT,
+	OPT_RETRY,
+	OPT_RESUME,
+	OPT_LIST,
+	OPT_STATUS
+};
+
+static const char *const statuses[] = {
+	"init", "waiting", "running", "done", "aborted", "failed", "disabled",
+	NULL
 };
 
 static volatile sig_atomic_t stopping;
@@ -54,10 +65,15 @@ usage(void)
 	    "[--now datetime]\n"
 	    "       " DBOPT_USAGE "\n"
 	    "       %s --check [connection options]\n"
-	    "       %s --dry-run event_id [--now datetime] "
+	    "       %s --dry-run event_id [--show-values] [--now datetime] "
 	    "[connection options]\n"
+	    "       %s --retry instance_id | --resume collection | "
+	    "--list [--status s]\n"
+	    "              [connection options]\n"
 	    "       %s --template inclusion|parameter|available-datetime|"
-	    "pre|action|post\n", progname, progname, progname, progname);
+	    "pre|action|post\n"
+	    "              [--dialect tsql|sqlite]\n", progname, progname,
+	    progname, progname, progname);
 	exit(EX_USAGE);
 }
 
@@ -162,7 +178,13 @@ main(int argc, char *argv[])
 		{ "queue", required_argument, NULL, OPT_QUEUE },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "dry-run", required_argument, NULL, OPT_DRY_RUN },
+		{ "show-values", no_argument, NULL, OPT_SHOW_VALUES },
 		{ "template", required_argument, NULL, OPT_TEMPLATE },
+		{ "dialect", required_argument, NULL, OPT_DIALECT },
+		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "resume", required_argument, NULL, OPT_RESUME },
+		{ "list", no_argument, NULL, OPT_LIST },
+		{ "status", required_argument, NULL, OPT_STATUS },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct db_settings settings;
@@ -171,10 +193,12 @@ main(int argc, char *argv[])
 		.max_attempts = 3, .stopping = &stopping
 	};
 	char now[STAMP_LEN + 1], host[64];
-	const char *dry_event = NULL;
+	const char *dry_event = NULL, *dialect = NULL, *resume = NULL;
+	const char *list_status = NULL;
 	double interval = 5;
-	int once = 0, check = 0, template = -1, modes, c, status;
-	long long event_id = 0;
+	int once = 0, check = 0, template = -1, show_values = 0, list = 0;
+	int sqlite_dialect = 0, modes, c, status;
+	long long event_id = 0, retry_id = 0;
 
 	setprogname(argv[0]);
 	db_settings_init(&settings);
@@ -220,6 +244,36 @@ main(int argc, char *argv[])
 			event_id = opt_number("--dry-run", optarg, 1,
 			    LONG_MAX);
 			break;
+		case OPT_SHOW_VALUES:
+			show_values = 1;
+			break;
+		case OPT_DIALECT:
+			if (strcmp(optarg, "sqlite") != 0 &&
+			    strcmp(optarg, "tsql") != 0)
+				die(EX_USAGE, "--dialect: want tsql (SQL "
+				    "Server) or sqlite (tdsd)");
+			dialect = optarg;
+			sqlite_dialect = strcmp(optarg, "sqlite") == 0;
+			break;
+		case OPT_RETRY:
+			retry_id = opt_number("--retry", optarg, 1, LONG_MAX);
+			break;
+		case OPT_RESUME:
+			resume = optarg;
+			break;
+		case OPT_LIST:
+			list = 1;
+			break;
+		case OPT_STATUS:
+			for (c = 0; statuses[c] != NULL &&
+			    strcmp(statuses[c], optarg) != 0; c++)
+				continue;
+			if (statuses[c] == NULL)
+				die(EX_USAGE, "--status: want init, waiting, "
+				    "running, done, aborted, failed or "
+				    "disabled");
+			list_status = optarg;
+			break;
 		case OPT_TEMPLATE:
 			if ((template = rule_kind_parse(optarg)) < 0)
 				die(EX_USAGE, "--template: want inclusion, "
@@ -232,11 +286,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	modes = check + (dry_event != NULL) + (template >= 0);
-	if (argc != 0 || modes > 1 || (modes == 1 && once))
+	modes = check + (dry_event != NULL) + (template >= 0) +
+	    (retry_id > 0) + (resume != NULL) + list;
+	if (argc != 0 || modes > 1 || (modes == 1 && once) ||
+	    (show_values && dry_event == NULL) ||
+	    (dialect != NULL && template < 0) ||
+	    (list_status != NULL && !list))
 		usage();
 	if (template >= 0) {
-		template_print(template);
+		template_print(template, sqlite_dialect);
 		finish_stdout();
 		return 0;
 	}
@@ -247,13 +305,17 @@ main(int argc, char *argv[])
 	snprintf(e.me, sizeof e.me, "%s:%ld", host, (long)getpid());
 	csv_writer_init(&e.out, stdout);
 
-	if (check || dry_event != NULL) {
+	if (modes == 1) {
 		if ((status = db_connect(&settings, &e.db)) != 0)
 			return status;
 		if (e.fixed_now == NULL)
 			stamp_now(now);
 		status = check ? check_rules(e.db, e.queue) :
-		    dry_run(e.db, e.queue, event_id, now, e.max_steps);
+		    dry_event != NULL ? dry_run(e.db, e.queue, event_id, now,
+		    e.max_steps, show_values) :
+		    retry_id > 0 ? op_retry(&e, retry_id) :
+		    resume != NULL ? op_resume(&e, resume) :
+		    op_list(&e, list_status);
 	} else {
 		catch_signals();
 		status = serve(&settings, &e, once, interval);

@@ -28,6 +28,8 @@ int rule_kind_parse(const char *name);
 /* 1 when a rule's text is missing or only blanks: the default applies. */
 int rule_empty(const char *sql);
 
+struct rule_result;
+
 /* The @parameters a rule sees, bound through sp_executesql. */
 struct rule_env {
 	struct db_param *params;
@@ -43,14 +45,24 @@ void env_set(struct rule_env *env, const char *name, enum db_type type,
 int env_has(const struct rule_env *env, const char *name);
 /* 1 for a name only the engine sets (@event_id, @now...). */
 int param_reserved(const char *name);
+/*
+ * Takes a parameter rule's row: a name calculated before keeps its first
+ * value (read-only for the instance's life), a new one (patient_key too,
+ * over the event's) goes into env and calculated with its column's type.
+ * taken[i] is set to 1 for each column taken, 0 for one kept.
+ */
+void params_take(struct rule_env *env, struct rule_env *calculated,
+    const struct rule_result *r, int *taken);
 
 /* What a rule returned, or why it failed. */
 struct rule_result {
 	long number;		/* inclusion, pre, post */
 	char when[STAMP_LEN + 1];	/* available; "" for now */
 	char **names;		/* parameter: the columns... */
-	char **values;		/* ...and their values (NULL for NULL) */
+	char **values;		/* ...their values (NULL for NULL)... */
+	enum db_type *types;	/* ...and the types they bind as */
 	size_t columns;
+	int empty;		/* inclusion, pre, post: 1 no row, 2 NULL */
 	long rows;		/* action: rows it changed */
 	int error_number;	/* the server's, 0 for the engine's own */
 	char *message;		/* why it failed */
@@ -76,7 +88,8 @@ struct event {
 	long long id;
 	char *main_action;
 	char *db_action;
-	char *key[3];		/* patient_key, order_key, study_key */
+	char *key[5];		/* patient_key, order_key, study_key,
+				 * report_key, action_id */
 	int subscribed;		/* a subscription takes it, none excludes it */
 };
 
@@ -132,6 +145,7 @@ struct engine {
 	volatile sig_atomic_t *stopping;
 	struct csv_writer out;
 	int header_written;
+	int log_quiet;		/* --list: the log rows not on stdout */
 	struct log_row *logs;	/* written at COMMIT, printed after */
 	size_t log_count;
 	size_t log_cap;
@@ -142,12 +156,29 @@ struct engine {
 int engine_pass(struct engine *e);
 void engine_free(struct engine *e);
 
+/* The engine's transaction (@now refreshed), log rows and statements,
+ * for the operator's actions; -1 with e->status set on failure. */
+int engine_begin(struct engine *e);
+int engine_commit(struct engine *e);
+void engine_rollback(struct engine *e);
+/* An engine row of bat_log, written at engine_commit; step < 0: none. */
+void engine_log(struct engine *e, long long event_id, long long instance_id,
+    const char *collection, long step, const char *outcome,
+    const char *result);
+int engine_run(struct engine *e, const char *sql, const struct db_param *params,
+    size_t count, long *changed);
+
+/* --retry ID, --resume COLLECTION, --list [--status S]: 0 or a status. */
+int op_retry(struct engine *e, long long instance_id);
+int op_resume(struct engine *e, const char *collection);
+int op_list(struct engine *e, const char *status);
+
 /* --check: compiles every active rule; 0, or EX_DATAERR for problems. */
 int check_rules(struct db *db, const char *queue);
 /* --dry-run: one event's workflows, rolled back. */
 int dry_run(struct db *db, const char *queue, long long event_id,
-    const char *now, long max_steps);
-/* --template: a starting rule of a kind. */
-void template_print(enum rule_kind kind);
+    const char *now, long max_steps, int show_values);
+/* --template: a starting rule of a kind, T-SQL or (sqlite) tdsd's. */
+void template_print(enum rule_kind kind, int sqlite);
 
 #endif

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "bat.h"
 #include "err.h"
@@ -19,6 +18,8 @@ struct dry {
 	const char *collection;
 	long step;		/* -1: none yet */
 	long max_steps;
+	int show_values;	/* --show-values: patient data on stdout */
+	struct rule_env calc;	/* the instance's calculated parameters */
 };
 
 static void
@@ -52,13 +53,26 @@ dry_rule(struct dry *d, enum rule_kind kind, const char *sql,
 		return -1;
 	}
 	if (kind == RULE_PARAMETER) {
-		/* what --dry-run is for: the values, one row each */
+		/* one row each: name and type; the value (patient data)
+		 * only when asked for; a name calculated before keeps its
+		 * first value, as in a real pass */
+		int *taken = xcalloc(r->columns > 0 ? r->columns : 1,
+		    sizeof *taken);
+
+		params_take(env, &d->calc, r, taken);
 		for (size_t i = 0; i < r->columns; i++) {
-			text = xasprintf("%s=%s", r->names[i],
-			    r->values[i] != NULL ? r->values[i] : "NULL");
-			row(d, "parameter", "ok", text, NULL);
+			if (d->show_values)
+				text = xasprintf("%s %s=%s", r->names[i],
+				    db_type_name(r->types[i]), r->values[i] !=
+				    NULL ? r->values[i] : "NULL");
+			else
+				text = xasprintf("%s %s", r->names[i],
+				    db_type_name(r->types[i]));
+			row(d, "parameter", "ok", text, taken[i] ? NULL :
+			    "calculated before: keeps its first value");
 			free(text);
 		}
+		free(taken);
 		return 0;
 	}
 	text = result_text(kind, r);
@@ -102,13 +116,6 @@ dry_instance(struct dry *d, struct rule_env *env, long step)
 				failed = 1;
 				break;
 			}
-			for (size_t i = 0; i < r.columns; i++)
-				if (!env_has(env, r.names[i]) ||
-				    strcasecmp(r.names[i], "patient_key") == 0 ||
-				    strcasecmp(r.names[i], "order_key") == 0 ||
-				    strcasecmp(r.names[i], "study_key") == 0)
-					env_set(env, r.names[i], DB_NVARCHAR,
-					    r.values[i]);
 			result_free(&r);
 		}
 		if (def.rule[RULE_AVAILABLE] != NULL &&
@@ -123,7 +130,8 @@ dry_instance(struct dry *d, struct rule_env *env, long step)
 				failed = 1;
 				break;
 			}
-			if (r.number < 0) {
+			if (r.number <= 0) {
+				/* only a positive number runs the action */
 				row(d, "engine", "aborted", NULL, NULL);
 				break;
 			}
@@ -146,7 +154,7 @@ dry_instance(struct dry *d, struct rule_env *env, long step)
 		} else if (rc == 0) {
 			next = -1;
 		}
-		if (next < 0) {
+		if (next <= 0) {
 			row(d, "engine", "done", NULL, NULL);
 			break;
 		}
@@ -161,12 +169,13 @@ dry_instance(struct dry *d, struct rule_env *env, long step)
 
 int
 dry_run(struct db *db, const char *queue, long long event_id,
-    const char *now, long max_steps)
+    const char *now, long max_steps, int show_values)
 {
 	static const char sql[] =
 	    "SELECT code, inclusion_rule FROM bat_collection "
 	    "WHERE active = 'Y' ORDER BY code";
-	struct dry d = { .db = db, .step = -1, .max_steps = max_steps };
+	struct dry d = { .db = db, .step = -1, .max_steps = max_steps,
+	    .show_values = show_values };
 	struct rule_env env = { 0 };
 	struct rule_result r = { 0 };
 	struct event ev = { 0 };
@@ -209,6 +218,7 @@ dry_run(struct db *db, const char *queue, long long event_id,
 		env_from_event(&env, &ev, now);
 		env_set(&env, "instance_id", DB_BIGINT, NULL);
 		env_set(&env, "step", DB_INT, NULL);
+		env_free(&d.calc);
 		d.collection = codes[i];
 		d.step = -1;
 		result_free(&r);
@@ -217,9 +227,12 @@ dry_run(struct db *db, const char *queue, long long event_id,
 			failures++;
 			continue;
 		}
-		if (r.number < 0)
+		/* no row, NULL, 0 or negative: not included */
+		if (r.number <= 0)
 			continue;
+		/* as the log has it: the step it starts at */
 		snprintf(text, sizeof text, "step %ld", r.number);
+		d.step = r.number;
 		row(&d, "engine", "started", text, NULL);
 		if ((rc = dry_instance(&d, &env, r.number)) < 0) {
 			status = db_status(db) != 0 ? db_status(db) :
@@ -244,6 +257,7 @@ out:
 	free(rules);
 	result_free(&r);
 	env_free(&env);
+	env_free(&d.calc);
 	event_free(&ev);
 	return status;
 }

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "bat.h"
 #include "err.h"
@@ -53,6 +52,7 @@ struct inst {
 	struct event ev;
 	struct step_def def;
 	struct rule_env env;
+	struct rule_env calc;	/* what its parameter rules calculated */
 	char context[96];
 };
 
@@ -331,6 +331,10 @@ log_print(struct engine *e)
 {
 	struct csv_writer *w = &e->out;
 
+	if (e->log_quiet) {
+		log_clear(e);
+		return;
+	}
 	if (!e->header_written && e->log_count > 0) {
 		fputs("logged_at,event_id,instance_id,collection,step,rule,"
 		    "outcome,result,error_number,message,duration_ms\n",
@@ -393,6 +397,7 @@ inst_free(struct inst *in)
 	event_free(&in->ev);
 	step_free(&in->def);
 	env_free(&in->env);
+	env_free(&in->calc);
 	memset(in, 0, sizeof *in);
 }
 
@@ -407,10 +412,11 @@ inst_load(struct engine *e, struct inst *in)
 	    "ON c.code = i.collection_code\n"
 	    "WHERE i.id = @id";
 	static const char params_sql[] =
-	    "SELECT name, value FROM bat_instance_param "
+	    "SELECT name, value, type FROM bat_instance_param "
 	    "WHERE instance_id = @id ORDER BY name";
 	struct plist pl = { 0 };
-	char *cell[6] = { 0 }, *name, *value;
+	char *cell[6] = { 0 }, *name, *value, *type_name;
+	enum db_type type;
 	int rc, found = 0;
 
 	p_number(&pl, "id", DB_BIGINT, in->id);
@@ -446,18 +452,25 @@ inst_load(struct engine *e, struct inst *in)
 	env_from_event(&in->env, &in->ev, e->now);
 	env_set(&in->env, "instance_id", DB_BIGINT, pl.text[0]);
 	env_set(&in->env, "step", DB_INT, cell[1]);
-	/* calculated parameters travel as nvarchar; they may shadow keys */
+	/* calculated parameters keep their column's type; they may
+	 * shadow the event's keys */
 	if (db_execute(e->db, params_sql, pl.p, pl.n) == 0)
 		while ((rc = db_next_result(e->db)) == 1)
 			while (db_column_count(e->db) > 0 &&
 			    (rc = db_next_row(e->db)) == 1) {
 				name = cell_dup(e->db, 1);
 				value = cell_dup(e->db, 2);
-				if (name != NULL)
-					env_set(&in->env, name, DB_NVARCHAR,
-					    value);
+				type_name = cell_dup(e->db, 3);
+				if (type_name == NULL ||
+				    db_type_parse(type_name, &type) != 0)
+					type = DB_NVARCHAR;
+				if (name != NULL) {
+					env_set(&in->env, name, type, value);
+					env_set(&in->calc, name, type, value);
+				}
 				free(name);
 				free(value);
+				free(type_name);
 			}
 	if (db_drain(e->db) != 0)
 		found = broken(e);
@@ -560,6 +573,33 @@ inst_rule_failed(struct engine *e, struct inst *in, enum guard guard,
 	return inst_finish(e, in, guard, "failed", r->message);
 }
 
+/*
+ * An engine statement of one instance's transition failed with a server
+ * error (a constraint, a trigger of the site's): the transition is rolled
+ * back and the instance fails with that error, so one broken instance
+ * never stops the others. A lost connection or a deadlock still ends
+ * the pass: a later one retries. open: the transaction is still open.
+ */
+static int
+inst_broken(struct engine *e, struct inst *in, enum guard guard, int open)
+{
+	int number = 0, rc;
+	const char *text = db_last_error(e->db, &number);
+	char *why = xasprintf("the engine could not record the step: %s",
+	    text != NULL ? text : "an engine statement failed");
+
+	if (open)
+		tx_rollback(e);
+	log_clear(e);
+	rc = -1;
+	if (!db_dead(e->db) && number != 1205 && in->collection != NULL) {
+		e->status = 0;
+		rc = inst_finish(e, in, guard, "failed", why);
+	}
+	free(why);
+	return rc;
+}
+
 /* Locks the instance row for this transaction; 1 when still ours. */
 static int
 inst_lock(struct engine *e, struct inst *in, enum guard guard)
@@ -578,31 +618,34 @@ inst_lock(struct engine *e, struct inst *in, enum guard guard)
 	return rc != 0 ? -1 : changed == 1;
 }
 
-/* Keeps the new calculated parameters: a name already set stays. */
+/*
+ * Keeps the new calculated parameters: a name calculated before (a loop,
+ * a later step) keeps its first value and is not written again.
+ */
 static int
 inst_save_params(struct engine *e, struct inst *in,
     const struct rule_result *r)
 {
 	static const char sql[] =
-	    "INSERT INTO bat_instance_param (instance_id, name, value) "
-	    "VALUES (@id, @name, @value)";
+	    "INSERT INTO bat_instance_param (instance_id, name, value, type) "
+	    "VALUES (@id, @name, @value, @type)";
 	struct plist pl;
+	int *taken = xcalloc(r->columns > 0 ? r->columns : 1, sizeof *taken);
+	int rc = 0;
 
-	for (size_t i = 0; i < r->columns; i++) {
-		if (env_has(&in->env, r->names[i]) &&
-		    strcasecmp(r->names[i], "patient_key") != 0 &&
-		    strcasecmp(r->names[i], "order_key") != 0 &&
-		    strcasecmp(r->names[i], "study_key") != 0)
+	params_take(&in->env, &in->calc, r, taken);
+	for (size_t i = 0; i < r->columns && rc == 0; i++) {
+		if (!taken[i])
 			continue;
 		memset(&pl, 0, sizeof pl);
 		p_number(&pl, "id", DB_BIGINT, in->id);
 		p_text(&pl, "name", r->names[i]);
 		p_text(&pl, "value", r->values[i]);
-		if (run(e, sql, &pl, NULL) != 0)
-			return -1;
-		env_set(&in->env, r->names[i], DB_NVARCHAR, r->values[i]);
+		p_text(&pl, "type", db_type_name(r->types[i]));
+		rc = run(e, sql, &pl, NULL);
 	}
-	return 0;
+	free(taken);
+	return rc;
 }
 
 /*
@@ -645,7 +688,7 @@ init_one(struct engine *e, long long id)
 			goto out;
 		}
 		if (inst_save_params(e, &in, &r) != 0)
-			goto undo;
+			goto broken;
 		result_free(&r);
 	}
 	snprintf(due, sizeof due, "%s", e->now);
@@ -662,9 +705,12 @@ init_one(struct engine *e, long long id)
 	p_typed(&pl, "now", DB_DATETIME, e->now);
 	p_typed(&pl, "due", DB_DATETIME, due);
 	if (run(e, wait_sql, &pl, NULL) != 0)
-		goto undo;
+		goto broken;
 	log_state(e, &in, "waiting", due, NULL);
-	rc = tx_commit(e) == 0 ? 1 : -1;
+	rc = tx_commit(e) == 0 ? 1 : inst_broken(e, &in, GUARD_INIT, 0);
+	goto out;
+broken:
+	rc = inst_broken(e, &in, GUARD_INIT, 1);
 	goto out;
 undo:
 	tx_rollback(e);
@@ -783,11 +829,13 @@ run_one(struct engine *e, long long id)
 			rc = inst_rule_failed(e, &in, GUARD_OWNED, &r);
 			goto out;
 		}
-		if (r.number < 0) {
+		if (r.number <= 0) {
+			/* only a positive number runs the action */
 			if (step_move(e, &in, "aborted", in.step) != 0)
-				goto undo;
+				goto broken;
 			log_state(e, &in, "aborted", NULL, NULL);
-			rc = tx_commit(e) == 0 ? 1 : -1;
+			rc = tx_commit(e) == 0 ? 1 : inst_broken(e, &in,
+			    GUARD_OWNED, 0);
 			goto out;
 		}
 		result_free(&r);
@@ -808,21 +856,24 @@ run_one(struct engine *e, long long id)
 	} else if ((rc = step_next(e->db, in.collection, in.step,
 	    &next)) < 0) {
 		broken(e);
-		goto undo;
+		goto broken;
 	} else if (rc == 0) {
 		next = -1;
 	}
-	if (next < 0) {
+	if (next <= 0) {
 		if (step_move(e, &in, "done", in.step) != 0)
-			goto undo;
+			goto broken;
 		log_state(e, &in, "done", NULL, NULL);
 	} else {
 		if (step_move(e, &in, "init", next) != 0)
-			goto undo;
+			goto broken;
 		snprintf(result, sizeof result, "step %ld", next);
 		log_state(e, &in, "next", result, NULL);
 	}
-	rc = tx_commit(e) == 0 ? 1 : -1;
+	rc = tx_commit(e) == 0 ? 1 : inst_broken(e, &in, GUARD_OWNED, 0);
+	goto out;
+broken:
+	rc = inst_broken(e, &in, GUARD_OWNED, 1);
 	goto out;
 undo:
 	tx_rollback(e);
@@ -926,6 +977,51 @@ collections_free(struct inclusion *list, size_t count)
 }
 
 /*
+ * Writing an event's instances failed with a server error (a constraint,
+ * a trigger of the site's): the event is marked done with that error in
+ * the log, so it is not claimed again after every lease and never stops
+ * the pass. A lost connection or a deadlock still ends the pass, and the
+ * claim running out hands the event to a later one.
+ */
+static int
+event_broken(struct engine *e, long long id)
+{
+	static const char sql[] =
+	    "UPDATE bat_event SET done_at = @now WHERE id = @id AND "
+	    "claimed_by = @me AND done_at IS NULL";
+	struct inst in = { .event_id = id, .step = -1 };
+	int number = 0, rc = -1;
+	const char *text = db_last_error(e->db, &number);
+	char *why = xasprintf("the engine could not record the event's "
+	    "instances: %s", text != NULL ? text : "an engine statement "
+	    "failed");
+	struct plist pl = { 0 };
+	long changed = 0;
+
+	tx_rollback(e);
+	log_clear(e);
+	if (db_dead(e->db) || number == 1205)
+		goto out;
+	e->status = 0;
+	p_number(&pl, "id", DB_BIGINT, id);
+	p_text(&pl, "me", e->me);
+	p_typed(&pl, "now", DB_DATETIME, e->now);
+	if (tx_begin(e) != 0 || run(e, sql, &pl, &changed) != 0) {
+		tx_rollback(e);
+		goto out;
+	}
+	log_state(e, &in, "failed", NULL, why);
+	if (tx_commit(e) == 0) {
+		warn("event %lld: failed: the engine could not record its "
+		    "instances", id);
+		rc = 0;
+	}
+out:
+	free(why);
+	return rc;
+}
+
+/*
  * A claimed event: every active collection's inclusion rule, then in
  * one transaction the instances they start and the event marked done.
  */
@@ -981,19 +1077,20 @@ process_event(struct engine *e, long long id)
 	}
 	for (size_t i = 0; i < count; i++) {
 		in.collection = list[i].code;
-		if (!list[i].failed && list[i].r.number < 0)
+		/* no row, NULL, 0 or negative: not included */
+		if (!list[i].failed && list[i].r.number <= 0)
 			log_rule(e, &in, RULE_INCLUSION, &list[i].r, 0);
 		else if (inst_create(e, &ev, list[i].code, &list[i].r,
 		    list[i].failed) != 0) {
-			rc = -1;
-			goto undo;
+			rc = event_broken(e, id);
+			goto out;
 		}
 	}
 	if (!ev.subscribed) {
 		in.collection = NULL;
 		log_state(e, &in, "unsubscribed", NULL, NULL);
 	}
-	rc = tx_commit(e) == 0 ? 1 : -1;
+	rc = tx_commit(e) == 0 ? 1 : event_broken(e, id);
 	goto out;
 undo:
 	tx_rollback(e);
@@ -1148,4 +1245,45 @@ engine_free(struct engine *e)
 	free(e->logs);
 	e->logs = NULL;
 	e->log_cap = 0;
+}
+
+/* For the operator's actions (ops.c): the engine's transaction and log. */
+int
+engine_begin(struct engine *e)
+{
+	now_refresh(e);
+	return tx_begin(e);
+}
+
+int
+engine_commit(struct engine *e)
+{
+	return tx_commit(e);
+}
+
+void
+engine_rollback(struct engine *e)
+{
+	tx_rollback(e);
+	log_clear(e);
+}
+
+void
+engine_log(struct engine *e, long long event_id, long long instance_id,
+    const char *collection, long step, const char *outcome,
+    const char *result)
+{
+	log_add(e, &(struct log_row){
+	    .event_id = event_id, .instance_id = instance_id,
+	    .collection = collection, .step = step, .has_step = step >= 0,
+	    .rule = "engine", .outcome = outcome, .result = result });
+}
+
+int
+engine_run(struct engine *e, const char *sql, const struct db_param *params,
+    size_t count, long *changed)
+{
+	if (sql_exec(e->db, sql, params, count, changed) != 0)
+		return broken(e);
+	return 0;
 }

@@ -25,11 +25,11 @@ static const char *const kind_names[RULE_KINDS] = {
 /* Set by the engine alone: a parameter rule may not return them. */
 static const char *const reserved[] = {
 	"event_id", "main_action", "db_action", "now", "instance_id", "step",
-	NULL
+	"action_id", NULL
 };
 
-static const char *const key_names[3] = {
-	"patient_key", "order_key", "study_key"
+static const char *const key_names[5] = {
+	"patient_key", "order_key", "study_key", "report_key", "action_id"
 };
 
 const char *
@@ -110,6 +110,19 @@ env_has(const struct rule_env *env, const char *name)
 }
 
 void
+params_take(struct rule_env *env, struct rule_env *calculated,
+    const struct rule_result *r, int *taken)
+{
+	for (size_t i = 0; i < r->columns; i++) {
+		taken[i] = !env_has(calculated, r->names[i]);
+		if (!taken[i])
+			continue;
+		env_set(env, r->names[i], r->types[i], r->values[i]);
+		env_set(calculated, r->names[i], r->types[i], r->values[i]);
+	}
+}
+
+void
 env_from_event(struct rule_env *env, const struct event *ev, const char *now)
 {
 	char id[32];
@@ -118,7 +131,7 @@ env_from_event(struct rule_env *env, const struct event *ev, const char *now)
 	env_set(env, "event_id", DB_BIGINT, id);
 	env_set(env, "main_action", DB_NVARCHAR, ev->main_action);
 	env_set(env, "db_action", DB_NVARCHAR, ev->db_action);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 5; i++)
 		env_set(env, key_names[i], DB_BIGINT, ev->key[i]);
 	env_set(env, "now", DB_DATETIME, now);
 }
@@ -132,6 +145,7 @@ result_free(struct rule_result *r)
 	}
 	free(r->names);
 	free(r->values);
+	free(r->types);
 	free(r->message);
 	memset(r, 0, sizeof *r);
 }
@@ -263,9 +277,17 @@ take_row(struct db *db, enum rule_kind kind, int columns,
 		r->columns = (size_t)columns;
 		r->names = xcalloc(r->columns, sizeof *r->names);
 		r->values = xcalloc(r->columns, sizeof *r->values);
+		r->types = xcalloc(r->columns, sizeof *r->types);
 		for (int i = 0; i < columns; i++) {
 			r->names[i] = xstrdup(db_column_name(db, i + 1));
 			r->values[i] = cell_dup(db, i + 1);
+			/* bound as the column's type, so rules compare as the
+			 * server would; text when the value does not read as
+			 * one (a float in exponent form) */
+			r->types[i] = db_column_type(db, i + 1);
+			if (r->values[i] != NULL && !db_value_valid(r->types[i],
+			    r->values[i], strlen(r->values[i])))
+				r->types[i] = DB_NVARCHAR;
 		}
 		return;
 	}
@@ -278,7 +300,9 @@ take_row(struct db *db, enum rule_kind kind, int columns,
 		return;
 	}
 	if (cell == NULL) {
-		fail(r, "returned NULL, not a step number");
+		/* NULL, like no row: not included, abort, finish */
+		r->number = 0;
+		r->empty = 2;
 		return;
 	}
 	if (len >= sizeof text) {
@@ -369,8 +393,12 @@ rule_run(struct db *db, enum rule_kind kind, const char *sql,
 		else if (sets > 1)
 			r->message = xasprintf("returned %d result sets, not "
 			    "one", sets);
-		else if (rows == 0)
+		else if (rows == 0 && kind == RULE_PARAMETER)
 			r->message = xstrdup("returned no row");
+		else if (rows == 0)
+			/* SELECT 1 WHERE ...: not included, abort, finish,
+			 * or for an available rule now */
+			r->empty = 1;
 		else if (rows > 1)
 			r->message = xasprintf("returned %ld rows, not one",
 			    rows);
@@ -401,6 +429,12 @@ result_text(enum rule_kind kind, const struct rule_result *r)
 		return s;
 	case RULE_AVAILABLE:
 		return xstrdup(r->when[0] != '\0' ? r->when : "now");
+	case RULE_INCLUSION:
+	case RULE_PRE:
+	case RULE_POST:
+		if (r->empty)
+			return xstrdup(r->empty == 1 ? "no row" : "NULL");
+		return xasprintf("%ld", r->number);
 	case RULE_ACTION:
 		return xasprintf("%ld %s", r->rows, r->rows == 1 ? "row" :
 		    "rows");
@@ -413,7 +447,7 @@ result_text(enum rule_kind kind, const struct rule_result *r)
  * excludes it; <All> matches any action. */
 static const char event_sql[] =
     "SELECT e.main_action, e.db_action, e.patient_key, e.order_key, "
-    "e.study_key,\n"
+    "e.study_key, e.report_key, e.action_id,\n"
     "    CASE WHEN EXISTS (SELECT 1 FROM bat_queue_subscription s\n"
     "        WHERE s.queue_name = @queue AND s.exclusion_flag = 'N'\n"
     "        AND (s.main_action = e.main_action OR s.main_action = '<All>')\n"
@@ -447,9 +481,9 @@ event_load(struct db *db, long long id, const char *queue, struct event *ev)
 					continue;
 				ev->main_action = cell_dup(db, 1);
 				ev->db_action = cell_dup(db, 2);
-				for (int i = 0; i < 3; i++)
+				for (int i = 0; i < 5; i++)
 					ev->key[i] = cell_dup(db, 3 + i);
-				subscribed = cell_dup(db, 6);
+				subscribed = cell_dup(db, 8);
 				ev->subscribed = subscribed != NULL &&
 				    strcmp(subscribed, "1") == 0;
 				free(subscribed);
@@ -464,7 +498,7 @@ event_free(struct event *ev)
 {
 	free(ev->main_action);
 	free(ev->db_action);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 5; i++)
 		free(ev->key[i]);
 	memset(ev, 0, sizeof *ev);
 }

@@ -52,6 +52,8 @@ CREATE TABLE bat_event (
 	patient_key bigint NULL,
 	order_key bigint NULL,
 	study_key bigint NULL,
+	report_key bigint NULL,
+	action_id bigint NULL,		-- the RIS action row that raised it
 	created_at datetime NOT NULL DEFAULT GETDATE(),
 	claimed_by nvarchar(100) NULL,	-- host:pid of the engine
 	claimed_at datetime NULL,
@@ -82,6 +84,8 @@ CREATE TABLE bat_instance_param (
 	instance_id bigint NOT NULL REFERENCES bat_instance (id),
 	name nvarchar(128) NOT NULL,
 	value nvarchar(max) NULL,
+	type varchar(10) NULL,		-- int, bigint, decimal, date,
+					-- datetime, nvarchar: as it binds
 	PRIMARY KEY (instance_id, name)
 );
 

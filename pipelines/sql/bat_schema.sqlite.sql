@@ -42,6 +42,8 @@ CREATE TABLE bat_event (
 	patient_key BIGINT,
 	order_key BIGINT,
 	study_key BIGINT,
+	report_key BIGINT,
+	action_id BIGINT,
 	created_at DATETIME NOT NULL DEFAULT (datetime('now', 'localtime')),
 	claimed_by NVARCHAR(100),
 	claimed_at DATETIME,
@@ -72,6 +74,7 @@ CREATE TABLE bat_instance_param (
 	instance_id BIGINT NOT NULL REFERENCES bat_instance (id),
 	name NVARCHAR(128) NOT NULL,
 	value NTEXT,
+	type VARCHAR(10),
 	PRIMARY KEY (instance_id, name)
 );
 
