@@ -595,36 +595,6 @@ db_column_count(const struct db *db)
 	return db->columns;
 }
 
-enum db_type
-db_column_type(const struct db *db, int column)
-{
-	switch (db->coltype[column - 1]) {
-	case SYBINT1:
-	case SYBINT2:
-	case SYBINT4:
-	case SYBBIT:
-	case SYBBITN:
-		return DB_INT;
-	case SYBINT8:
-		return DB_BIGINT;
-	case SYBDECIMAL:
-	case SYBNUMERIC:
-	case SYBMONEY:
-	case SYBMONEY4:
-	case SYBFLT8:
-	case SYBREAL:
-		return DB_DECIMAL;
-	case SYBMSDATE:
-		return DB_DATE;
-	case SYBDATETIME:
-	case SYBDATETIME4:
-	case SYBMSDATETIME2:
-		return DB_DATETIME;
-	default:
-		return DB_NVARCHAR;
-	}
-}
-
 const char *
 db_column_name(struct db *db, int column)
 {
