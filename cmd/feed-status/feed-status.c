@@ -363,24 +363,22 @@ write_status_row(struct csv_writer *w, const struct job_status *js)
 	csv_write_end(w);
 }
 
-/* A job's directory holds its lock (made by every run) or its log. */
+/* A job's directory holds its lock (made by every run), log or ledger. */
 static int
 is_job_dir(const char *state_dir, const char *name)
 {
+	static const char *const marks[] = { "lock", "log", "ledger" };
 	struct stat st;
 	char *path;
-	int found;
+	int found = 0;
 
 	if (!job_name_ok(name))
 		return 0;
-	path = xasprintf("%s/%s/lock", state_dir, name);
-	found = stat(path, &st) == 0;
-	free(path);
-	if (found)
-		return 1;
-	path = xasprintf("%s/%s/log", state_dir, name);
-	found = stat(path, &st) == 0;
-	free(path);
+	for (size_t i = 0; !found && i < sizeof marks / sizeof marks[0]; i++) {
+		path = xasprintf("%s/%s/%s", state_dir, name, marks[i]);
+		found = stat(path, &st) == 0;
+		free(path);
+	}
 	return found;
 }
 
