@@ -3,6 +3,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(PREFIX)/lib/schedfeed
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 
 CC ?= cc
@@ -93,6 +94,14 @@ install: all
 	# the jobs, with their queries, shapes and the job library beside them
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	cp -R pipelines $(DESTDIR)$(LIBEXECDIR)/
+	# every job executable whatever the checkout's modes; the units apart
+	chmod 755 $(DESTDIR)$(LIBEXECDIR)/pipelines/*.sh
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/pipelines/systemd
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in pipelines/systemd/*.service pipelines/systemd/*.timer; do \
+		sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
 
 lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN7)
