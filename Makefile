@@ -103,10 +103,21 @@ install: all
 		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
 	done
 
+# The Debian package, BUILD/schedfeed_VERSION_ARCH.deb (docker/debian/).
+deb: all
+	sh docker/debian/build-deb.sh $(BUILD)
+
+# The package installed into a fresh debootstrapped Debian 12 root, and the
+# iQueue job run there on the demo database (a few minutes; CI runs it).
+deb-test: all
+	SCHEDFEED_DEB_TEST=1 PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" \
+	TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" SCHEDFEED_TOP="$(CURDIR)" \
+	BUILD=$(BUILD) bats tests/deb-install.bats
+
 lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN7)
 
 clean:
 	rm -rf build build-san tests/tdsd/tdsd demo-out
 
-.PHONY: all deps check sanitize demo install lint-man clean
+.PHONY: all deps check sanitize demo install deb deb-test lint-man clean
