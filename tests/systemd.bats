@@ -150,3 +150,15 @@ unit_value() {
 		done < "$W/minutes"
 	done
 }
+
+@test "systemd: README's cron and systemd examples cover all five jobs, on docker/crontab's schedule" {
+	for j in $JOBS; do
+		want=$(awk -v j="$j" '!/^#/ && $6 == j { print $1, $2, $3, $4, $5 }' "$TOP/docker/crontab")
+		line=$(grep -E "^    [^ ].*schedfeed +set -a; \. /etc/schedfeed/$j\.env; /usr/local/lib/schedfeed/pipelines/$j\.sh$" "$TOP/README.md")
+		[ -n "$line" ] || { echo "no cron line for $j"; false; }
+		[ "$(echo "$line" | awk '{ print $1, $2, $3, $4, $5 }')" = "$want" ]
+		sed -e ':a' -e '/\\$/N; s/[[:space:]]*\\\n[[:space:]]*/ /; ta' "$TOP/README.md" |
+		    grep -E "^    systemctl enable --now .*schedfeed-$j\.timer" ||
+		    { echo "no systemctl enable of schedfeed-$j.timer"; false; }
+	done
+}
