@@ -17,7 +17,10 @@ ROWS=${ROWS:-2000000}
 WORK=bench/.work
 DATA=$WORK/phi-redact-$ROWS.csv
 SMALL=$WORK/phi-redact-$((ROWS / 10)).csv
-[ -x "$BIN" ] || { echo "bench: $BIN not built (make)" >&2; exit 1; }
+# shellcheck source=bench/peers.sh
+. bench/peers.sh
+bench_need bench/phi-redact.sh time:time python3:python3
+[ -x "$BIN" ] || { echo "bench: $BIN not built (make)" >&2; exit 69; }
 mkdir -p "$WORK"
 
 generate() {
