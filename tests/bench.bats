@@ -20,16 +20,14 @@ teardown() {
 }
 
 # path_without CMD...: fills $B/bin with links to every command on the
-# system's PATH except CMD...
+# system's PATH except CMD... (the first directory on PATH wins)
 path_without() {
-	local d f name
-	for d in /usr/local/bin /usr/bin /bin /usr/sbin /sbin; do
-		for f in "$d"/*; do
-			name=${f##*/}
-			[ -e "$B/bin/$name" ] && continue
-			case " $* " in *" $name "*) continue ;; esac
-			ln -s "$f" "$B/bin/$name"
-		done
+	local d
+	for d in /sbin /usr/sbin /bin /usr/bin /usr/local/bin; do
+		[ -d "$d" ] && ln -sf "$d"/* "$B/bin/" 2>/dev/null
+	done
+	for d in "$@"; do
+		rm -f "$B/bin/$d"
 	done
 }
 

@@ -118,15 +118,22 @@ unit_value() {
 }
 
 @test "systemd: each timer fires exactly when docker/crontab runs its job, Persistent" {
-	# sample minutes of the week of Monday 2026-11-23: each day at the
-	# hours and minutes the schedule uses, and beside them
-	for d in 23 24 25 26 27 28 29; do
-		for h in 00 04 07 12 18 23; do
-			for m in 00 01 15 29 30 45 59; do
-				echo "2026-11-$d $h:$m"
+	# sample minutes of the week of Monday 2026-11-23: every day at the
+	# daily jobs' times and a minute after, and on the Monday the hours
+	# and minutes the schedule uses and those beside them
+	{
+		for d in 23 24 25 26 27 28 29; do
+			for t in 04:30 04:31 07:00 18:00 18:01; do
+				echo "2026-11-$d $t"
 			done
 		done
-	done > "$W/minutes"
+		for h in 00 04 07 13 18; do
+			for m in 01 14 15 29 45 59; do
+				echo "2026-11-23 $h:$m"
+			done
+		done
+		echo "2026-11-23 13:00"
+	} > "$W/minutes"
 	while read -r minute; do
 		TZ=UTC sh "$TOP/docker/cron.sh" -f "$TOP/docker/crontab" --at "$minute" |
 		    sed "s|^|$minute |"
