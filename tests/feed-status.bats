@@ -216,6 +216,9 @@ bz_outbound,2026-11-23T11:00:00+0000,2026-11-23T10,bz.csv,$t,box:MTP/ToCity,corr
 	run feed-status --job ../etc
 	[ "$status" -eq 64 ]
 	[[ "$output" == *"--job: ../etc: not a job name"* ]]
+	run feed-status --job iq_daily --late eod_data=05:00
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--late eod_data: not the job of --job iq_daily"* ]]
 	run feed-status --date 2026-11-23
 	[ "$status" -eq 64 ]
 	[[ "$output" == *"--date goes with --deliveries"* ]]

@@ -634,6 +634,10 @@ main(int argc, char *argv[])
 	}
 	if (deliveries && deadline_count > 0)
 		die(EX_USAGE, "--late does not go with --deliveries");
+	for (size_t i = 0; job != NULL && i < deadline_count; i++)
+		if (strcmp(deadlines[i].job, job) != 0)
+			die(EX_USAGE, "--late %s: not the job of --job %s",
+			    deadlines[i].job, job);
 
 	state_dir = getenv("SCHEDFEED_STATE_DIR");
 	if (state_dir == NULL || *state_dir == '\0')
