@@ -3,6 +3,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(PREFIX)/lib/schedfeed
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 
 CC ?= cc
@@ -144,6 +145,25 @@ install: all
 	# the jobs, with their queries, shapes and the job library beside them
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	cp -R pipelines $(DESTDIR)$(LIBEXECDIR)/
+	# every job executable whatever the checkout's modes; the units apart
+	chmod 755 $(DESTDIR)$(LIBEXECDIR)/pipelines/*.sh
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/pipelines/systemd
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in pipelines/systemd/*.service pipelines/systemd/*.timer; do \
+		sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+
+# The Debian package, BUILD/schedfeed_VERSION_ARCH.deb (docker/debian/).
+deb: all
+	sh docker/debian/build-deb.sh $(BUILD)
+
+# The package installed into a fresh debootstrapped Debian 12 root, and the
+# iQueue job run there on the demo database (a few minutes; CI runs it).
+deb-test: all
+	SCHEDFEED_DEB_TEST=1 PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" \
+	TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" SCHEDFEED_TOP="$(CURDIR)" \
+	BUILD=$(BUILD) bats tests/deb-install.bats
 
 lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN7)
@@ -151,4 +171,4 @@ lint-man:
 clean:
 	rm -rf build build-san $(FUZZ_BUILD) tests/tdsd/tdsd demo-out
 
-.PHONY: all deps check sanitize fuzz fuzz-build demo install lint-man clean
+.PHONY: all deps check sanitize fuzz fuzz-build demo install deb deb-test lint-man clean

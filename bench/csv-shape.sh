@@ -23,6 +23,16 @@ WORK=$TOP/bench/.work
 DATA=$WORK/data-$ROWS.csv
 COLS=appt,last_name,id
 
+# shellcheck source=bench/peers.sh
+. bench/peers.sh
+if [ "$SLOW" = no ]; then
+	bench_need bench/csv-shape.sh build-essential:cc libcsv-dev:make miller:mlr \
+	    -:node -:npm time:time
+else
+	bench_need bench/csv-shape.sh build-essential:cc libcsv-dev:make miller:mlr \
+	    csvkit:csvcut -:node -:npm time:time
+fi
+
 mkdir -p "$WORK"
 make -s BUILD="$BUILD" "$BUILD/bin/csv-shape"
 SHAPE=$TOP/$BUILD/bin/csv-shape

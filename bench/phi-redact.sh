@@ -28,19 +28,9 @@ BIG_COPIES=${BIG_COPIES:-9}
 BUILD=${BUILD:-build-bench}
 WORK=$TOP/bench/.work
 DATA=$WORK/phi-redact-$ROWS.csv
-
-need=""
-[ -x /usr/bin/time ] || need="$need time"
-[ -x /usr/bin/python3 ] || need="$need python3"
-if [ -n "$need" ]; then
-	if [ "$(id -u)" = 0 ]; then
-		apt-get install -y -q --no-install-recommends $need >&2
-	else
-		echo "bench: needs the Debian packages:$need (apt-get install" \
-		    "-y$need, as root)" >&2
-		exit 69
-	fi
-fi
+# shellcheck source=bench/peers.sh
+. bench/peers.sh
+bench_need bench/phi-redact.sh time:time python3:python3 bc:bc
 mkdir -p "$WORK"
 make -s BUILD="$BUILD" "$BUILD/bin/phi-redact" "$BUILD/bin/csv-shape"
 REDACT=$TOP/$BUILD/bin/phi-redact

@@ -9,9 +9,9 @@
 #   sh bench/s3-put.sh                 (SIZE_MB=1024 RUNS=3)
 #   SIZE_MB=256 RUNS=1 sh bench/s3-put.sh
 #
-# Peers: radosgw and ceph (Debian), node with the SDK in tests/node; as
-# root it installs what is missing (sh .ci/deps), otherwise it names it and
-# exits 69.
+# Peers: radosgw and ceph (Debian), node with the SDK in tests/node: as
+# root the Debian ones are installed (bench/peers.sh), otherwise each is
+# named and it exits 69.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -22,17 +22,14 @@ WORK=$TOP/bench/.work
 RGW_SH=${SCHEDFEED_RGW:-$TOP/../shared/rgw/rgw.sh}
 DATA=$WORK/s3-$SIZE_MB.bin
 
-[ -f "$RGW_SH" ] || { echo "bench: no $RGW_SH (../shared/rgw)" >&2; exit 69; }
-if ! command -v radosgw >/dev/null ||
-    [ ! -d tests/node/node_modules/@aws-sdk/lib-storage ] ||
-    [ ! -x /usr/bin/time ]; then
-	if [ "$(id -u)" = 0 ]; then
-		sh .ci/deps >&2
-	else
-		echo "bench: needs radosgw, ceph-mon, ceph-osd, time and the" \
-		    "npm packages of tests/node: run 'make deps' as root" >&2
-		exit 69
-	fi
+[ -f "$RGW_SH" ] || { echo "bench/s3-put.sh: needs $RGW_SH (../shared/rgw)" >&2; exit 69; }
+# shellcheck source=bench/peers.sh
+. bench/peers.sh
+bench_need bench/s3-put.sh time:time bc:bc radosgw:radosgw ceph-mon:ceph-mon \
+    ceph-osd:ceph-osd -:node
+if [ ! -d tests/node/node_modules/@aws-sdk/lib-storage ]; then
+	echo "bench/s3-put.sh: needs the AWS SDK in tests/node (make deps)" >&2
+	exit 69
 fi
 mkdir -p "$WORK"
 make -s BUILD="$BUILD" "$BUILD/bin/s3-put"

@@ -26,6 +26,10 @@ ROWS=${ROWS:-1000000}
 BUILD=${BUILD:-build-bench}
 WORK=$TOP/bench/.work
 DB=$WORK/sched-query-$ROWS.sqlite
+# shellcheck source=bench/peers.sh
+. bench/peers.sh
+bench_need bench/sched-query.sh freetds-bin:freebcp freetds-bin:bsqldb \
+    sqlite3:sqlite3 time:time build-essential:make
 QUERY='SELECT id, patient, appt_date, starts, length_min, dose, copay, confirmed, weight, mrn FROM appt'
 
 mkdir -p "$WORK"

@@ -30,6 +30,10 @@ size_mb=${1:-1024}
 runs=${RUNS:-3}
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$top/${BUILD:-build}/bin:$PATH
+# shellcheck source=bench/peers.sh
+. "$top/bench/peers.sh"
+PATH=$PATH:/usr/sbin bench_need bench/sftp.sh openssh-server:sshd \
+    openssh-client:sftp openssh-client:ssh-keygen python3:python3
 command -v sftp-put >/dev/null || { echo "bench/sftp.sh: no sftp-put on PATH; run make" >&2; exit 69; }
 dir=$(mktemp -d)
 pid=

@@ -5,22 +5,8 @@
 # Usage: docker/base-images.sh [WORKDIR]
 set -eu
 
-# The archive URI, read from apt's own sources at run time (deb822 or
-# one-line format); never hard-coded here.
-apt_archive_uri() {
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk '
-			/^[ \t]*$/ { if (uri != "" && suites ~ /(^| )bookworm( |$)/) { print uri; exit } uri = ""; suites = ""; next }
-			/^URIs:/ { uri = $2 }
-			/^Suites:/ { $1 = ""; suites = $0 " " }
-			END { if (uri != "" && suites ~ /(^| )bookworm( |$)/) print uri }
-		' "$f"
-	done | head -n 1 | grep . && return 0
-	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-	    awk '$1 == "deb" && $0 ~ / bookworm / { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' |
-	    head -n 1 | grep .
-}
+# apt_archive_uri: the archive of this machine's own apt sources
+. "$(dirname "$0")/apt-archive.sh"
 
 if docker image inspect debian:bookworm-slim >/dev/null 2>&1 &&
     docker image inspect debian:bookworm >/dev/null 2>&1; then

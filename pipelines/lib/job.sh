@@ -160,6 +160,9 @@
 #	--cacert JOB_MAIL_CACERT and --retries JOB_MAIL_RETRIES when set.
 #	The receipt goes to stdout.  Run it in a step (a subshell).
 
+# the metrics of each run (metrics.sh), beside this file in the job's $here/lib
+[ ! -r "${here:-/nonexistent}/lib/metrics.sh" ] || . "$here/lib/metrics.sh"
+
 _job_now() {
 	date +%Y-%m-%dT%H:%M:%S%z
 }
@@ -262,6 +265,7 @@ job_start() {
 	trap '_job_signal 1 HUP' HUP
 	trap '_job_signal 2 INT' INT
 	trap '_job_signal 15 TERM' TERM
+	! command -v _job_metrics_begin > /dev/null || _job_metrics_begin
 	if [ "$JOB_FORCE" = 1 ]; then
 		job_log "start (--force)"
 	else
