@@ -37,8 +37,8 @@ hold() {
 
 job_start demo 2024-03-05 "$@"
 job_step extract extract
-# steps run without the lock's fd; the job keeps holding it
-job_step nofd9 sh -c '[ ! -e /proc/self/fd/9 ]'
+# steps hold the lock's fd too: one that outlives the job keeps it
+job_step lockfd sh -c '[ -e /proc/self/fd/9 ]'
 [ -z "${HOLD:-}" ] || job_step hold hold
 job_deliver deliver feed.csv "$JOB_STAGING/feed.csv" "$SHARE" deliver
 job_step archive sh -c 'archive-mv --to "$1" --date "$2" "$3" >> "$4"' sh \
@@ -68,7 +68,7 @@ wait_for() {
 	[ "$status" -eq 0 ]
 	[ "$(log_of "$output")" = "demo 2024-03-05 start
 demo 2024-03-05 extract ok
-demo 2024-03-05 nofd9 ok
+demo 2024-03-05 lockfd ok
 demo 2024-03-05 deliver ok (sent)
 demo 2024-03-05 archive ok
 demo 2024-03-05 done" ]
@@ -78,7 +78,7 @@ demo 2024-03-05 done" ]
 	cmp "$W/source.csv" "$STATE/archive/2024/03/05/feed.csv"
 	[ "$(cat "$W/archived")" = "$STATE/archive/2024/03/05/feed.csv" ]
 	[ ! -e "$STATE/staging/feed.csv" ]
-	[ "$(head -n 1 "$STATE/ledger")" = "# schedfeed ledger of demo: time, date, key, sha256, target, kind (tab-separated)" ]
+	[ "$(head -n 1 "$STATE/ledger")" = "# schedfeed ledger of demo: time, date, key, sha256, target, kind, detail (tab-separated)" ]
 	[ "$(ledger_rows)" = "$(printf '2024-03-05\tfeed.csv\t%s\t%s\tsent' "$(sha "$W/source.csv")" "$SHARE")" ]
 	[ "$(file_mode "$STATE")" = 700 ]
 	[ "$(file_mode "$STATE/ledger")" = 600 ]
@@ -142,9 +142,11 @@ demo 2024-03-05 deliver ok (resent)" ]
 	[ "$status" -eq 69 ]
 	[ "$(log_of "$output")" = "demo 2024-03-05 start
 demo 2024-03-05 extract ok
-demo 2024-03-05 nofd9 ok
+demo 2024-03-05 lockfd ok
 demo 2024-03-05 deliver failed (status 69)" ]
-	[ ! -e "$W/sends" ] && [ ! -e "$STATE/ledger" ]
+	# the intent is in the ledger, no outcome
+	[ ! -e "$W/sends" ] && [ -z "$(ledger_rows)" ]
+	[ "$(ledger_intents | cut -f1,2,4)" = "$(printf '2024-03-05\tfeed.csv\t%s' "$SHARE")" ]
 	[ -e "$STATE/staging/feed.csv" ] && [ ! -e "$STATE/archive/2024" ]
 	staged=$(sha "$STATE/staging/feed.csv")
 	# the source changes meanwhile: the resumed run sends what was staged
@@ -153,7 +155,8 @@ demo 2024-03-05 deliver failed (status 69)" ]
 	[ "$status" -eq 0 ]
 	[ "$(log_of "$output")" = "demo 2024-03-05 start
 demo 2024-03-05 extract skipped (done in an earlier run)
-demo 2024-03-05 nofd9 skipped (done in an earlier run)
+demo 2024-03-05 lockfd skipped (done in an earlier run)
+demo 2024-03-05 deliver feed.csv: an earlier run left no outcome; $SHARE does not hold it, sending again
 demo 2024-03-05 deliver ok (sent)
 demo 2024-03-05 archive ok
 demo 2024-03-05 done" ]
@@ -235,7 +238,7 @@ demo: another run still holds the lock after 1 seconds" ]
 	# ledger keeps it from sending the same file twice
 	[ "$(log_of "$(sed 1d "$W/waiter.out")")" = "demo 2024-03-05 start
 demo 2024-03-05 extract ok
-demo 2024-03-05 nofd9 ok
+demo 2024-03-05 lockfd ok
 demo 2024-03-05 deliver feed.csv already delivered to $SHARE, nothing sent
 demo 2024-03-05 archive ok
 demo 2024-03-05 done" ]
@@ -313,7 +316,7 @@ correction
 new
 same
 demo: ledger: a key or target holds a tab or a newline" ]
-	[ "$(tail -n 1 "$STATE/ledger" | cut -f2-)" = "$(printf '2024-03-05\tf.csv\t%064d\tsftp://h/in\tcorrection' 2)" ]
+	[ "$(tail -n 1 "$STATE/ledger" | cut -f2-)" = "$(printf '2024-03-05\tf.csv\t%064d\tsftp://h/in\tcorrection\t-' 2)" ]
 	# --force: nothing is "seen"; the kinds still tell the truth
 	run sh "$W/ledger.sh" --force
 	[ "$status" -eq 70 ]
