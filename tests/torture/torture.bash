@@ -1,0 +1,153 @@
+# The torture suite's helpers (tests/torture/*.bats, tests/torture/random.sh).
+# Load after common, sftp, tls, box and ../fixtures/mtp/mtp:
+#	load ../common; load ../sftp; load ../tls; load ../box
+#	load ../fixtures/mtp/mtp; load torture
+#
+# torture_shim: PATH-shadowing wrappers (tests/torture/shim) around the
+#   programs the jobs deliver with, and sync(1) for the ledger's writes.
+# torture_sshd: the printer's / iQueue's sshd, its SFTP server logging
+#   every rename, so that renames onto a final name can be counted.
+# torture_count JOB ARG...: one clean run counting the calls of each
+#   shadowed program; prints "PROG N" lines.
+# torture_points PROG N WHEN:HOW...: the kill points PROG:I:WHEN:HOW for
+#   I in 1..N.
+# torture_kill POINT JOB ARG...: the job run in a process group of its own
+#   with that kill point; TORTURE_RC is its status, TORTURE_FIRED whether
+#   the point was reached.
+# torture_rerun JOB ARG...: the job run again to its end (--wait: a
+#   delivery the killed job left running holds the lock until it ends).
+# Checks (each prints what is wrong and returns 1):
+#   sftp_renames DIR NAME: how many renames onto DIR/NAME the server did
+#   box_versions PATH: versions of the Box file PATH (0: none)
+#   mail_ids NAME SINCE: the distinct Message-IDs of server NAME's
+#     messages numbered above SINCE, one a line
+#   ledger_open LEDGER: intents without an outcome (must be none)
+
+TORTURE_PROGS="sftp-put sftp-get box-upload box-get smtp-send archive-mv sync"
+
+torture_shim() {
+	local p real
+	TORTURE_SHIM=$BATS_TEST_TMPDIR/shim
+	TORTURE_REAL=$BATS_TEST_TMPDIR/real
+	mkdir -p "$TORTURE_SHIM" "$TORTURE_REAL"
+	for p in $TORTURE_PROGS; do
+		real=$(command -v "$p") || skip "$p is not built"
+		ln -sf "$real" "$TORTURE_REAL/$p"
+		ln -sf "$TOP/tests/torture/shim" "$TORTURE_SHIM/$p"
+	done
+	PATH=$TORTURE_SHIM:$PATH
+	export PATH TORTURE_REAL TORTURE_SHIM
+	command -v setsid >/dev/null || skip "needs setsid(1)"
+}
+
+torture_sshd() {
+	sshd_start
+	# OpenSSH's sftp-server at INFO logs each rename (old "..." new
+	# "...") to its standard error, here a file of the server's
+	SFTP_LOG=$SSHD_DIR/sftp.log
+	: > "$SFTP_LOG"
+	chmod 666 "$SFTP_LOG"
+	printf '#!/bin/sh\nexec /usr/lib/openssh/sftp-server -e -l INFO 2>>%s\n' \
+	    "$SFTP_LOG" > "$SSHD_DIR/sftp-logged"
+	chmod 755 "$SSHD_DIR/sftp-logged"
+	sed -i "s|^Subsystem sftp internal-sftp\$|Subsystem sftp $SSHD_DIR/sftp-logged|" \
+	    "$SSHD_DIR/sshd_config"
+	sshd_kill_all
+	sshd_restart
+	export SFTP_LOG
+}
+
+torture_count() {
+	local p
+	export TORTURE_DIR
+	TORTURE_DIR=$(mktemp -d "$BATS_TEST_TMPDIR/count.XXXXXX")
+	TORTURE_KILL= sh "$@" > "$TORTURE_DIR/log" 2>&1 ||
+	    { cat "$TORTURE_DIR/log" >&2; return 1; }
+	for p in $TORTURE_PROGS; do
+		[ ! -e "$TORTURE_DIR/count.$p" ] ||
+		    echo "$p $(cat "$TORTURE_DIR/count.$p")"
+	done
+}
+
+torture_points() {
+	local prog=$1 n=$2 i wh
+	shift 2
+	for i in $(seq "$n"); do
+		for wh in "$@"; do
+			echo "$prog:$i:$wh"
+		done
+	done
+}
+
+torture_kill() {
+	local point=$1
+	shift
+	export TORTURE_DIR
+	TORTURE_DIR=$(mktemp -d "$BATS_TEST_TMPDIR/kill.XXXXXX")
+	TORTURE_RC=0
+	# set -m: the job a process group of its own, its shell the leader,
+	# as cron or a login shell would start it; 3>&- : a delivery
+	# outliving the job must not hold bats' fd 3
+	set -m
+	TORTURE_KILL=$point sh "$@" > "$TORTURE_DIR/log" 2>&1 3>&- &
+	set +m
+	wait $! 2>/dev/null || TORTURE_RC=$?
+	TORTURE_FIRED=0
+	[ ! -e "$TORTURE_DIR/fired" ] || TORTURE_FIRED=1
+}
+
+torture_rerun() {
+	local job=$1
+	shift
+	TORTURE_DIR=$(mktemp -d "$BATS_TEST_TMPDIR/rerun.XXXXXX")
+	TORTURE_RC=0
+	TORTURE_KILL= sh "$job" --wait=120 "$@" > "$TORTURE_DIR/log" 2>&1 3>&- ||
+	    TORTURE_RC=$?
+}
+
+sftp_renames() {
+	grep -F "rename old \"" "$SFTP_LOG" |
+	    grep -cF "new \"$1/$2\"" || true
+}
+
+box_versions() {
+	box_ctl files | awk -F '\t' -v p="$1" '$1 == p && $6 != "trashed" { v = $3 } END { print v + 0 }'
+}
+
+box_sha1() {
+	box_ctl files | awk -F '\t' -v p="$1" '$1 == p { print $4 }'
+}
+
+mail_ids() {
+	local f n
+	for f in "$W/mail-$1"/*.eml; do
+		[ -e "$f" ] || continue
+		n=${f##*/}
+		n=${n%.eml}
+		[ "$n" -gt "$2" ] || continue
+		sed -n 's/^[Mm]essage-[Ii][Dd]: *//p' "$f" | tr -d '\r' | head -1
+	done | sort -u
+}
+
+# mail_total NAME: messages server NAME holds
+mail_total() {
+	find "$W/mail-$1" -name '*.eml' 2>/dev/null | wc -l
+}
+
+ledger_open() {
+	[ -f "$1" ] || return 0
+	awk -F '\t' '!/^#/ && (NF == 6 || NF == 7) {
+		k = $2 SUBSEP $3 SUBSEP $5
+		if ($6 == "intent") open[k] = 1; else delete open[k]
+	    }
+	    END { for (k in open) { split(k, f, SUBSEP); print f[2] " to " f[3] } }' "$1"
+}
+
+# torture_report FILE: the points that broke an invariant, for the log
+torture_report() {
+	if [ -s "$1" ]; then
+		echo "broken invariants:" >&2
+		cat "$1" >&2
+		return 1
+	fi
+}
