@@ -154,8 +154,18 @@ apply() {
 }
 
 # file_away FILE DIR: into processed/OUTCOME/YYYY/MM/DD/; the new path in
-# DIR/path
+# DIR/path. A run killed after filing and before the step was recorded
+# fetched the Box original again: that copy, the same bytes under the
+# same name as one filed today, is not filed a second time.
 file_away() {
+	day=$DATA_DIR/processed/$(cat "$2/outcome")/$(date +%Y/%m/%d)
+	for copy in "$day/${1##*/}" "$day/${1##*/}".*; do
+		if [ -f "$copy" ] && cmp -s "$copy" "$1"; then
+			rm -f -- "$1"
+			printf '%s\n' "$copy" > "$2/path"
+			return 0
+		fi
+	done
 	archive-mv --to "$DATA_DIR/processed/$(cat "$2/outcome")" "$1" \
 	    > "$2/path"
 }

@@ -151,3 +151,78 @@ torture_report() {
 		return 1
 	fi
 }
+
+# torture_whens PROG I N: the WHEN:HOW kill points of PROG's I-th call of
+# N. make check (the deterministic matrix kept within CI's time): each
+# delivery program's first call, before, during and after (killing the
+# group), and during with the shell killed alone (the program goes on,
+# holding the lock); the ledger's first intent and outcome. make torture
+# (TORTURE_FULL=1): every call of every program, and after each with the
+# shell killed alone too.
+torture_whens() {
+	local full=${TORTURE_FULL:-0}
+	[ "$full" = 1 ] || [ "$2" -eq 1 ] || { [ "$1" = sync ] && [ "$2" -eq 2 ]; } ||
+	    return 0
+	case $1 in
+	sftp-put | box-upload | smtp-send)
+		echo before:group during:group after:group during:shell
+		[ "$full" = 0 ] || echo after:shell ;;
+	sftp-get | box-get)
+		echo before:group after:group during:shell ;;
+	archive-mv)
+		echo before:group after:group ;;
+	sync)
+		echo after:group
+		[ "$full" = 0 ] || echo after:shell ;;
+	esac
+}
+
+# torture_matrix JOB ARG...: a counting run, then every kill point of
+# torture_whens, each on a fresh state and fresh destinations (the test's
+# function fresh P), the job killed there, run again to its end (it must
+# exit 0), and the test's function partners POINT asked what is wrong
+# (it prints nothing when all is well); an intent left open in the
+# ledger ($LEDGER_OF) is wrong too. With TORTURE_FULL the run after that
+# must also exit 0 and leave the partners as they are. Fails listing every
+# point that broke an invariant.
+torture_matrix() {
+	local p=0 point counts prog n i wh broken=$BATS_TEST_TMPDIR/broken why
+	: > "$broken"
+	fresh count
+	counts=$(torture_count "$@") || return 1
+	echo "$counts"
+	echo "$counts" | while read -r prog n; do
+		for i in $(seq "$n"); do
+			for wh in $(torture_whens "$prog" "$i" "$n"); do
+				echo "$prog:$i:$wh"
+			done
+		done
+	done > "$BATS_TEST_TMPDIR/points"
+	[ -s "$BATS_TEST_TMPDIR/points" ]
+	while read -r point; do
+		p=$((p + 1))
+		fresh "$p"
+		torture_kill "$point" "$@"
+		if [ "$TORTURE_FIRED" != 1 ]; then
+			echo "$point: never reached" >> "$broken"
+			continue
+		fi
+		[ "$TORTURE_RC" -ne 0 ] || [ "${point##*:}" = shell ] ||
+		    echo "$point: the killed run exited 0" >> "$broken"
+		torture_rerun "$@"
+		why=
+		[ "$TORTURE_RC" -eq 0 ] ||
+		    why="re-run exit $TORTURE_RC (stuck): $(tail -n 3 "$TORTURE_DIR/log" | tr '\n' ' ')"
+		why="$why$(partners "$point")"
+		[ -z "$(ledger_open "$LEDGER_OF")" ] ||
+		    why="$why open intent: $(ledger_open "$LEDGER_OF");"
+		if [ "${TORTURE_FULL:-0}" = 1 ]; then
+			torture_rerun "$@"
+			[ "$TORTURE_RC" -eq 0 ] || why="$why next run exit $TORTURE_RC;"
+			why="$why$(partners "$point")"
+		fi
+		[ -z "$why" ] || echo "$point: $why" >> "$broken"
+	done < "$BATS_TEST_TMPDIR/points"
+	echo "$p kill points"
+	torture_report "$broken"
+}
