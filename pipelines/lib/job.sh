@@ -171,8 +171,12 @@ _job_now() {
 
 job_mkdir() {
 	for _job_d do
-		mkdir -p -- "$_job_d" 2>/dev/null ||
-		    _job_die 73 "cannot create the state directory $_job_d"
+		if ! mkdir -p -- "$_job_d" 2>/dev/null; then
+			_job_p=$(dirname -- "$_job_d")
+			[ ! -d "$_job_p" ] || [ -w "$_job_p" ] ||
+			    _job_die 73 "cannot create the state directory $_job_d: $_job_p is read-only (or not writable)"
+			_job_die 73 "cannot create the state directory $_job_d"
+		fi
 		# a planted link or someone else's directory would take the
 		# job's files (patient data) where they do not belong
 		if [ -L "$_job_d" ] || [ ! -O "$_job_d" ]; then
