@@ -737,10 +737,10 @@ _job_deliver() {
 	JOB_DELIVER_TEMP=
 	_job_ledger_state "$3" "$5"
 	if [ -n "$_job_pend_sha" ]; then
-		_job_r=0
+		_job_rc=0
 		"_job_reconcile_$_job_tkind" "$5" "$3" "$_job_pend_sha" \
-		    "$_job_pend_detail" || _job_r=$?
-		case $_job_r in
+		    "$_job_pend_detail" || _job_rc=$?
+		case $_job_rc in
 		0)
 			job_log "$2 $3: an earlier run left no outcome; $5 holds it (asked there), recorded"
 			_job_outcome "$3" "$_job_pend_sha" "$5" checked ||
@@ -754,7 +754,7 @@ _job_deliver() {
 		3)
 			_job_unknown=1 ;;
 		*)
-			_job_fail "$2" "$_job_r" ;;
+			_job_fail "$2" "$_job_rc" ;;
 		esac
 	fi
 	if ledger_seen "$3" "$1" "$5"; then

@@ -36,7 +36,10 @@ torture_shim() {
 		ln -sf "$TOP/tests/torture/shim" "$TORTURE_SHIM/$p"
 	done
 	PATH=$TORTURE_SHIM:$PATH
-	export PATH TORTURE_REAL TORTURE_SHIM
+	# where the shims count the calls of a run that is not a kill run
+	TORTURE_DIR=$BATS_TEST_TMPDIR/calls
+	mkdir -p "$TORTURE_DIR"
+	export PATH TORTURE_REAL TORTURE_SHIM TORTURE_DIR
 	command -v setsid >/dev/null || skip "needs setsid(1)"
 }
 
