@@ -229,3 +229,64 @@ torture_matrix() {
 	echo "$p kill points"
 	torture_report "$broken"
 }
+
+# torture_random JOB ARG...: make torture's random kills. A clean run
+# times the job; then TORTURE_N (default 50) times, on a fresh state and
+# fresh destinations: the job started, killed with SIGKILL at a random
+# moment of that time (its process group, or its shell alone, at random),
+# run again to its end, and the partners asked (partners POINT). Appends
+# one row to $TORTURE_TABLE: job, kills (the job still running when
+# killed), re-runs, duplicates, halves, stuck re-runs; fails when any of
+# the last three is not 0.
+torture_random() {
+	local n=${TORTURE_N:-50} i t0 t1 ms at how pid kills=0 reruns=0 dups=0 halves=0 stuck=0 why
+	local job=${1##*/}
+	job=${job%.sh}
+	fresh count
+	t0=$(date +%s%N)
+	torture_count "$@" > /dev/null || return 1
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	echo "a clean run: $ms ms"
+	: > "$BATS_TEST_TMPDIR/random.log"
+	for i in $(seq "$n"); do
+		fresh "r$i"
+		at=$(awk -v s="$RANDOM$i" -v ms="$ms" 'BEGIN { srand(s); printf "%.3f", rand() * ms / 1000 }')
+		how=group
+		[ $((RANDOM % 2)) -eq 0 ] || how=shell
+		TORTURE_DIR=$(mktemp -d "$BATS_TEST_TMPDIR/random.XXXXXX")
+		set -m
+		TORTURE_KILL= sh "$@" > "$TORTURE_DIR/log" 2>&1 3>&- &
+		pid=$!
+		set +m
+		sleep "$at"
+		if kill -0 "$pid" 2>/dev/null; then
+			kills=$((kills + 1))
+			if [ "$how" = group ]; then
+				kill -KILL -- "-$pid" 2>/dev/null || true
+			else
+				kill -KILL "$pid" 2>/dev/null || true
+			fi
+		fi
+		wait "$pid" 2>/dev/null || true
+		torture_rerun "$@"
+		reruns=$((reruns + 1))
+		why=$(partners "kill $i at ${at}s ($how)")
+		[ -z "$(ledger_open "$LEDGER_OF")" ] || why="$why open intent;"
+		if [ "$TORTURE_RC" -ne 0 ]; then
+			stuck=$((stuck + 1))
+			why="$why re-run exit $TORTURE_RC;"
+		fi
+		case $why in
+		*renames* | *versions* | *Message-IDs* | *"files under"* | *"files filed"*)
+			dups=$((dups + 1)) ;;
+		esac
+		case $why in
+		*half*) halves=$((halves + 1)) ;;
+		esac
+		[ -z "$why" ] || echo "kill $i at ${at}s ($how):$why" >> "$BATS_TEST_TMPDIR/random.log"
+	done
+	printf '%-14s %6d %8d %11d %7d %6d\n' "$job" "$kills" "$reruns" "$dups" \
+	    "$halves" "$stuck" >> "${TORTURE_TABLE:-$BATS_RUN_TMPDIR/torture-table}"
+	torture_report "$BATS_TEST_TMPDIR/random.log"
+}
