@@ -16,7 +16,7 @@
 # state directory is /var/lib/schedfeed), made with umask 077:
 #	lock			flock(1) target, held on fd 9 for the whole run
 #	staging/ archive/	the job's files ($JOB_STAGING, $JOB_ARCHIVE)
-#	ledger			what was delivered (below)
+#	ledger			what is being and was delivered (below)
 #	log			the step log, as also written to stderr
 #	steps/DATE/STEP		steps done in an unfinished run for DATE
 #
@@ -32,7 +32,9 @@
 #	exits 75 with "NAME: another run holds the lock", or with --wait
 #	waits for it (--wait=SECONDS: at most that long, then exits 75).
 #	Bad arguments exit 64 with a usage line; an unusable state
-#	directory exits 73.  Installs traps for HUP, INT and TERM: the
+#	directory exits 73 with a message: one that cannot be made, that
+#	is read-only, or (as the staging, archive and steps directories
+#	in it) a symbolic link or not owned by the job's user.  Installs traps for HUP, INT and TERM: the
 #	step running is stopped (TERM), logged as failed with status
 #	128 + the signal's number, the alert sent, and the job exits with
 #	that status.
@@ -61,7 +63,11 @@
 #	then keeps what it held).  Temporaries of FILE left by a killed
 #	run are removed first.  A skipped step leaves FILE as it is.
 #
-# job_run [--out FILE] STEP CMD [ARG...]
+#	With --keep-going, a status 65 (some of the step's input refused,
+#	say a remote file name, the rest done) is logged as the step's
+#	failure and alerted, and the job goes on; job_finish then exits 65.
+#
+# job_run [--out FILE] [--keep-going] STEP CMD [ARG...]
 #	job_step for a step that runs every time, even when done in an
 #	earlier run for this date: one that reads what is there now (the
 #	settings, a listing, a download).
@@ -71,11 +77,37 @@
 #	name) was last delivered to TARGET for this date with FILE's
 #	SHA-256, logs "STEP KEY already delivered to TARGET, nothing sent"
 #	and does not run CMD (unless --force); RECEIPTS is then made
-#	empty (nothing to archive).  Otherwise runs CMD and,
-#	when it succeeds, records the delivery in the ledger as sent,
-#	correction (the last delivery had other content) or resent (same
-#	content, --force) and logs "STEP ok (sent|correction|resent)".
-#	FILE missing or unreadable: the step fails with status 66.
+#	empty (nothing to archive).  Otherwise records the intent in the
+#	ledger, durably, runs CMD and, when it succeeds, records the
+#	delivery as sent, correction (the last delivery had other content)
+#	or resent (same content, --force) and logs "STEP ok (sent|
+#	correction|resent)".  A ledger that cannot take the intent fails
+#	the step with 74 before anything is sent.  FILE missing or
+#	unreadable: the step fails with status 66.
+#	TARGET's kind is its form: sftp://... (SFTP), box:FOLDER (Box),
+#	mailto:... (mail), anything else a directory.  CMD (a function:
+#	they are shell variables) finds in JOB_DELIVER_TEMP the
+#	temporary the intent names (SFTP, directory), in
+#	JOB_DELIVER_MESSAGE_ID the Message-ID (mail, from job, date, KEY
+#	and SHA-256: the same message sent again has the same one) and in
+#	JOB_DELIVER_SKIP 1 unless --force; job_sftp_put, job_copy_to_dir
+#	and job_mail use them.
+#	An intent an earlier run left without an outcome (killed, a full
+#	disk, a failure) is reconciled first, by kind (the _job_reconcile_
+#	functions): a directory is read back (TARGET/KEY with the
+#	intent's SHA-256: recorded, "checked", nothing sent); SFTP is
+#	asked by the delivery itself (sftp-put --skip-same: the final
+#	name with our size and SHA-256 read back, nothing sent; --temp:
+#	the interrupted upload's temporary replaced, then gone); Box by
+#	its folder listing (box-get --list: KEY with the intent's SHA-1);
+#	mail cannot be asked: it is sent again with the same Message-ID,
+#	logged as "outcome unknown, resent with the same Message-ID" and
+#	alerted.  A mail whose sending failed with a status (smtp-send
+#	said why) is recorded as failed and is not of unknown outcome.
+#
+# job_sftp_put ARG...
+#	sftp-put ARG... as a job_deliver command: with --temp
+#	JOB_DELIVER_TEMP and, unless --force, --skip-same.
 #
 # job_copy_to_dir FILE DIR
 #	A delivery command for a directory target (a mounted share):
@@ -90,6 +122,20 @@
 #	For a check the job makes outside a step (its settings, say):
 #	logs "STEP failed (status N)", sends the alert, exits STATUS.
 #
+# job_refuse STEP STATUS TEXT
+#	The same without exiting: TEXT (no PHI: name a file by its place,
+#	never by its name) on stderr, "STEP failed (status N)", the
+#	alert; job_finish then exits with the worst such STATUS.
+#
+# job_bad_name NAME
+#	True when NAME cannot be a file name here: empty, '.', '..', a
+#	'/', a newline, a tab or another control character.
+#
+# job_mkdir DIR...
+#	mkdir -p each DIR and refuse (73, with a message) one that is a
+#	symbolic link or not the job user's own; for the job's own
+#	directories under JOB_DIR.
+#
 # job_log TEXT
 #	Logs "TIME JOB DATE TEXT" (e.g. "no appointments, nothing to send").
 #	TEXT must hold no PHI.
@@ -97,7 +143,8 @@
 # job_finish
 #	Logs "TIME JOB DATE done" and forgets the steps done for this date,
 #	so the next run for the date runs every step again and the ledger
-#	decides what is sent.
+#	decides what is sent.  After job_refuse (or a --keep-going step
+#	that failed) logs "done (status N: ...)" and exits N.
 #
 # ledger_kind KEY SHA256 TARGET
 #	Prints new (KEY never delivered to TARGET for this date), same (its
@@ -111,11 +158,20 @@
 #	as sent, correction or resent.
 #
 # The ledger, $JOB_DIR/ledger, is text: '#' lines are comments, every other
-# line is six tab-separated fields
-#	time (YYYY-MM-DDTHH:MM:SS+ZZZZ), date, key, sha256, target, kind
-# A torn last line (a crash mid-write) is ignored.  KEY and TARGET must not
-# hold a tab or a newline, SHA256 is 64 hex digits; otherwise the job exits
-# 70 (a bug in the job).
+# line is seven tab-separated fields (six in a ledger written before
+# intents were, still read)
+#	time (YYYY-MM-DDTHH:MM:SS+ZZZZ), date, key, sha256, target, kind,
+#	detail
+# kind is intent (written and fsynced before anything is sent; detail:
+# the temporary's name for SFTP and a directory, the SHA-1 for Box, the
+# Message-ID for mail), then one outcome: sent, correction or resent
+# (detail "-", "checked" when an earlier run's delivery was found at the
+# destination, "resent-same-message-id" for a mail of unknown outcome),
+# or failed (a mail that was not sent; detail status-N).  An intent with
+# no outcome after it is an earlier run's delivery of unknown outcome.
+# A torn last line (a crash mid-write) and a line whose fields do not
+# parse are ignored.  KEY and TARGET must not hold a tab or a newline,
+# SHA256 is 64 hex digits; otherwise the job exits 70 (a bug in the job).
 #
 # Alerts: when a step fails and SCHEDFEED_ALERT_TO is set (addresses
 # separated by commas), one line "schedfeed job NAME DATE failed at step
