@@ -804,11 +804,16 @@ _job_deliver() {
 		1)
 			job_log "$2 $3: an earlier run left no outcome; $5 does not hold it, sending again" ;;
 		2)
+			# the same temporary, whatever the content now: the
+			# interrupted upload's is replaced, never left behind
 			job_log "$2 $3: an earlier run left no outcome; the delivery asks $5 first"
-			[ "$_job_pend_sha" != "$1" ] ||
-			    JOB_DELIVER_TEMP=$_job_pend_detail ;;
+			JOB_DELIVER_TEMP=$_job_pend_detail ;;
 		3)
-			_job_unknown=1 ;;
+			if [ "$_job_pend_sha" = "$1" ]; then
+				_job_unknown=1
+			else
+				job_log "$2 $3: an earlier run's delivery of other content to $5 left no outcome; this content is sent"
+			fi ;;
 		*)
 			_job_fail "$2" "$_job_rc" ;;
 		esac
