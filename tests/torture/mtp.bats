@@ -62,3 +62,28 @@ teardown() {
 	bz_inbound_torture
 	torture_matrix "$TORTURE_JOB" $TORTURE_ARGS
 }
+
+@test "eod_data killed right after the health department's server took the mail: resent with the same Message-ID, logged, alerted" {
+	eod_data_torture
+	smtpd_start alerts
+	export SCHEDFEED_ALERT_TO=ops@site.example SCHEDFEED_ALERT_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_alerts
+	export SCHEDFEED_ALERT_SMTP_CACERT=$CA/ca.pem SCHEDFEED_ALERT_SMTP_USER=feed
+	export SMTP_PASSWORD=$SMTPD_PASSWORD
+	fresh 1
+	torture_kill smtp-send:1:after:group "$TORTURE_JOB" $TORTURE_ARGS
+	[ "$TORTURE_RC" -eq 137 ]
+	[ "$(mail_total health)" -eq 1 ]
+	torture_rerun "$TORTURE_JOB" $TORTURE_ARGS
+	cat "$TORTURE_DIR/log"
+	[ "$TORTURE_RC" -eq 0 ]
+	grep -q ' mail-master patient_appointments_master.csv to mailto:covid@health.example: outcome unknown, resent with the same Message-ID$' "$TORTURE_DIR/log"
+	grep -q ' mail-master alert sent$' "$TORTURE_DIR/log"
+	[ "$(mail_total health)" -eq 2 ]
+	[ "$(mail_ids health 0 | wc -l)" -eq 1 ]
+	[ "$(mail_total alerts)" -eq 1 ]
+	grep -q '^Subject: schedfeed: eod_data 2026-11-24 mail resent' "$W/mail-alerts/1.eml"
+	grep -q "the same Message-ID $(mail_ids health 0)" "$W/mail-alerts/1.eml"
+	# the patient's data in neither the log nor the alert
+	! grep -qE 'Roe|Doe|Núñez' "$TORTURE_DIR/log" "$W/mail-alerts/1.eml"
+	[ -z "$(ledger_open "$LEDGER_OF")" ]
+}
