@@ -63,6 +63,9 @@ settings() {
 
 fetch() {
 	mkdir -p "$inbox" "$work"
+	# a killed box-get's temporaries (the lock says none is in use),
+	# even of a file no longer on Box
+	rm -f -- "$inbox"/.[!.]*
 	box-get --folder-path "$MTP_BOX_FROM_CITY_FOLDER" \
 	    --pattern '*.[cC][sS][vV]' --to "$inbox" > "$work/fetched.csv"
 }

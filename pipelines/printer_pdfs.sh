@@ -47,6 +47,8 @@ settings() {
 
 fetch() {
 	mkdir -p "$pdf_dir"
+	# a killed sftp-get's temporaries (the lock says none is in use)
+	rm -f -- "$pdf_dir"/.[!.]*
 	set -- "$pickbox_url/patient*.pdf" "$pdf_dir"
 	[ -z "${PRINT_SFTP_KNOWN_HOSTS:-}" ] ||
 	    set -- --known-hosts "$PRINT_SFTP_KNOWN_HOSTS" "$@"

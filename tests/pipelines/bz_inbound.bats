@@ -277,3 +277,15 @@ rejected() {
 	[ "$(box_ctl files | grep -vc trashed)" -eq 1 ]
 	[ -z "$(ls -A "$SCHEDFEED_STATE_DIR/bz_inbound/inbox")" ]
 }
+
+@test "a killed box-get's temporaries in the inbox are removed by the next fetch, whatever their age or name" {
+	mkdir -p "$SCHEDFEED_STATE_DIR/bz_inbound/inbox"
+	printf 'half' > "$SCHEDFEED_STATE_DIR/bz_inbound/inbox/.approvals.csv.Xy12Ab"
+	printf 'half' > "$SCHEDFEED_STATE_DIR/bz_inbound/inbox/.gone.csv.Ab34Cd"
+	touch -d '2 days ago' "$SCHEDFEED_STATE_DIR/bz_inbound/inbox/.gone.csv.Ab34Cd"
+	city_file approvals.csv "$BZ/approvals.csv"
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 0 ]
+	[ -z "$(ls -A "$SCHEDFEED_STATE_DIR/bz_inbound/inbox")" ]
+	[ "$(mail_count city)" -eq 1 ]
+}
