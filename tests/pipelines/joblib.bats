@@ -540,3 +540,19 @@ JOB
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 }
+
+@test "a step whose job's shell was killed keeps the lock until it ends: no second run overlaps it" {
+	HOLD=1 sh "$W/demo.sh" > "$W/first.log" 2>&1 3>&- &
+	job=$!
+	wait_for "$W/holding"
+	# the job's shell alone: its step (hold) goes on without it
+	kill -9 "$job"
+	wait "$job" || true
+	run sh "$W/demo.sh"
+	[ "$status" -eq 75 ]
+	[ "$output" = "demo: another run holds the lock" ]
+	touch "$W/release"
+	run sh "$W/demo.sh" --wait=30
+	[ "$status" -eq 0 ]
+	[ "$(wc -l < "$W/sends")" -eq 1 ]
+}
