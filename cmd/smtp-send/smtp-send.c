@@ -134,7 +134,7 @@ message_id_arg(const char *arg)
 		len -= 2;
 	}
 	at = memchr(arg, '@', len);
-	if (at == NULL || !dot_atom(arg, (size_t)(at - arg), 64) ||
+	if (at == NULL || !dot_atom(arg, (size_t)(at - arg), 128) ||
 	    !dot_atom(at + 1, len - (size_t)(at - arg) - 1, 190))
 		die(EX_USAGE, "--message-id: expected left@right, each a "
 		    "dot-atom (RFC 5322)");
