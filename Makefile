@@ -79,6 +79,20 @@ check: deps all
 		$(BUILD)/report/report.tap; \
 	exit $$rc
 
+# The torture suite in full (tests/torture/: every kill point of every
+# call, TORTURE_FULL) and TORTURE_N random-time kills a job, then the
+# table of those: job, kills, re-runs, duplicates, halves, stuck re-runs.
+TORTURE_N ?= 50
+torture: deps all
+	@rm -f $(BUILD)/torture-table
+	@rc=0; PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" TDSD="$(CURDIR)/$(BUILD)/bin/tdsd" \
+	SCHEDFEED_TOP="$(CURDIR)" TORTURE_FULL=1 TORTURE_N=$(TORTURE_N) \
+	TORTURE_TABLE="$(CURDIR)/$(BUILD)/torture-table" \
+	bats $(BATS_FLAGS) $(TORTURE_FILES) || rc=$$?; \
+	printf '%-14s %6s %8s %11s %7s %6s\n' job kills re-runs duplicates halves stuck; \
+	cat $(BUILD)/torture-table 2>/dev/null; exit $$rc
+TORTURE_FILES ?= $(sort $(wildcard tests/torture/*.bats)) tests/torture/random.torture
+
 # AddressSanitizer and UBSan on the whole suite. Leak reports are off: a
 # program that dies() exits with its buffers still allocated, by design.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -171,4 +185,4 @@ lint-man:
 clean:
 	rm -rf build build-san $(FUZZ_BUILD) tests/tdsd/tdsd demo-out
 
-.PHONY: all deps check sanitize fuzz fuzz-build demo install deb deb-test lint-man clean
+.PHONY: all deps check sanitize fuzz fuzz-build torture demo install deb deb-test lint-man clean

@@ -71,13 +71,15 @@ settings() {
 
 fetch() {
 	mkdir -p "$inbox" "$work"
+	# a killed box-get's temporaries (the lock says none is in use),
+	# even of a file no longer on Box
+	rm -f -- "$inbox"/.[!.]*
 	box-get --folder-path "$MTP_BOX_FROM_CITY_FOLDER" \
 	    --pattern '*.[cC][sS][vV]' --to "$inbox" > "$work/fetched.csv"
 }
 
 known_codes() {
-	sched-query -f "$BZ_SQL_DIR/bz_inbound_known.sql" > "$known.tmp"
-	mv -f "$known.tmp" "$known"
+	sched-query -f "$BZ_SQL_DIR/bz_inbound_known.sql"
 }
 
 # check FILE DIR: writes DIR/outcome (success or error), DIR/errors (the
@@ -184,8 +186,18 @@ apply() {
 }
 
 # file_away FILE DIR: into processed/OUTCOME/YYYY/MM/DD/; the new path in
-# DIR/path
+# DIR/path. A run killed after filing and before the step was recorded
+# fetched the Box original again: that copy, the same bytes under the
+# same name as one filed today, is not filed a second time.
 file_away() {
+	day=$DATA_DIR/processed/$(cat "$2/outcome")/$(date +%Y/%m/%d)
+	for copy in "$day/${1##*/}" "$day/${1##*/}".*; do
+		if [ -f "$copy" ] && cmp -s "$copy" "$1"; then
+			rm -f -- "$1"
+			printf '%s\n' "$copy" > "$2/path"
+			return 0
+		fi
+	done
 	archive-mv --to "$DATA_DIR/processed/$(cat "$2/outcome")" "$1" \
 	    > "$2/path"
 }
@@ -239,19 +251,35 @@ job_mail_use "$HEALTH_NETWORK_SMTP_URL" "${HEALTH_NETWORK_SMTP_PORT:-}" \
     HEALTH_NETWORK_USER_PWD "${HEALTH_NETWORK_SMTP_CACERT:-}" \
     "${HEALTH_NETWORK_SMTP_RETRIES:-}"
 
-job_run fetch fetch
-files=$(cd "$inbox" && ls)
-if [ -z "$files" ]; then
+job_mkdir "$inbox" "$work"
+# a file box-get refuses (a name it will not write here: 65) stops only
+# itself: the others are still processed; the job ends with 65, alerted
+job_run --keep-going fetch fetch
+files=0
+for path in "$inbox"/*; do
+	[ -f "$path" ] && files=$((files + 1))
+done
+if [ "$files" = 0 ]; then
 	job_log "no files from the city"
 	job_finish
 	exit 0
 fi
-job_run known known_codes
+# written whole or not at all, through a temporary of mktemp's
+job_run --out "$known" known known_codes
 
-# one file at a time; names from Box hold no newline (box-get refuses them)
-printf '%s\n' "$files" > "$work/names"
-while IFS= read -r name <&3; do
-	[ -f "$inbox/$name" ] || continue
+# one file at a time, in name order; the inbox's hidden files are
+# box-get's temporaries
+index=0
+for path in "$inbox"/*; do
+	[ -f "$path" ] || continue
+	index=$((index + 1))
+	name=${path##*/}
+	if job_bad_name "$name"; then
+		# named by its place in the inbox, never by its name
+		rm -f -- "$path"
+		job_refuse "file-$index" 65 "file $index of the inbox: its name holds a control character; refused, the Box original kept"
+		continue
+	fi
 	sha=$(sha256sum < "$inbox/$name" | cut -d' ' -f1)
 	id=$(printf '%.16s' "$sha")
 	dir=$work/$id
@@ -272,6 +300,6 @@ while IFS= read -r name <&3; do
 		rm -f "$inbox/$name"
 	fi
 	rm -rf "$dir"
-done 3< "$work/names"
-rm -f "$work/names" "$work/fetched.csv" "$known"
+done
+rm -f "$work/fetched.csv" "$known"
 job_finish

@@ -108,6 +108,19 @@ mail_city() {
 	    < "$stage/mail.txt"
 }
 
+# file_sent: the file into sent/YYYY/MM/DD/, once: a run of an hour
+# already sent makes the same file again, and finds it filed
+file_sent() {
+	day=$DATA_DIR/business/sent/$(date +%Y/%m/%d)
+	for copy in "$day/$name" "$day/$name".*; do
+		if [ -f "$copy" ] && cmp -s "$copy" "$file"; then
+			rm -f -- "$file"
+			return 0
+		fi
+	done
+	archive-mv --to "$DATA_DIR/business/sent" "$file"
+}
+
 job_log "window $start to $end"
 job_run settings settings
 mkdir -p "$stage" || _job_die 73 "cannot create $stage"
@@ -137,6 +150,6 @@ job_deliver --out "$stage/box.csv" box "$name" "$file" \
     "box:$MTP_BOX_TO_CITY_FOLDER" to_city
 job_deliver mail "$name" "$stage/mail.txt" "mailto:$BZ_CITY_MAIL_TO" \
     mail_city > /dev/null
-job_step sent archive-mv --to "$DATA_DIR/business/sent" "$file"
+job_step sent file_sent
 rm -rf "$stage"
 job_finish

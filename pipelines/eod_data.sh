@@ -94,11 +94,9 @@ settings() {
 }
 
 query() {
-	mkdir -p "$stage"
 	sched-query -f "$EOD_SQL" \
 	    -v "day:date=$DAY" \
-	    -v "next_day:date=$(job_date_add "$DAY" 1)" > "$stage/query.tmp"
-	mv -f "$stage/query.tmp" "$stage/query.csv"
+	    -v "next_day:date=$(job_date_add "$DAY" 1)"
 }
 
 # app_start's format for DAY: "Thursday 7th, May 2020 %I:%M %p"
@@ -123,8 +121,10 @@ files() {
 	    -w "$day_dir/$requisition" "$stage/query.csv"
 	csv-shape -F "$EOD_SHAPES/master.shape" \
 	    -w "$day_dir/$master" "$stage/query.csv"
-	cp "$day_dir/$requisition" "$stage/$transport_name.tmp"
-	mv -f "$stage/$transport_name.tmp" "$stage/$transport_name"
+	# a temporary nobody can plant a link for (mkstemp, in its directory)
+	tmp=$(mktemp "$stage/.$transport_name.XXXXXX")
+	cp "$day_dir/$requisition" "$tmp"
+	mv -f "$tmp" "$stage/$transport_name"
 }
 
 # to_printer FILE: one printer file into PRINT_SFTP_DIR/DAY
@@ -135,7 +135,7 @@ to_printer() {
 	[ -z "${PRINT_SFTP_IDENTITY:-}" ] ||
 	    set -- -i "$PRINT_SFTP_IDENTITY" "$@"
 	job_secret_env SFTP_PASSWORD PRINT_SFTP_PASSWORD
-	sftp-put "$@"
+	job_sftp_put "$@"
 }
 
 mail_master() {
@@ -149,7 +149,8 @@ to_box() {
 }
 
 job_run settings settings
-job_step query query
+job_mkdir "$stage"
+job_step --out "$stage/query.csv" query query
 if [ -z "$(sed -n '2{p;q;}' "$stage/query.csv")" ]; then
 	job_log "no appointments, nothing to send"
 	rm -rf "$stage"
@@ -163,7 +164,7 @@ job_mail_use "$HEALTH_NETWORK_SMTP_URL" "${HEALTH_NETWORK_SMTP_PORT:-}" \
     HEALTH_NETWORK_USER_PWD "${HEALTH_NETWORK_SMTP_CACERT:-}" \
     "${HEALTH_NETWORK_SMTP_RETRIES:-}"
 
-mkdir -p "$receipts" 2>/dev/null || _job_die 73 "cannot create $receipts"
+job_mkdir "$JOB_DIR/receipts" "$receipts"
 
 # deliver STEP KEY FILE TARGET CMD...: job_deliver, the receipt kept
 deliver() {

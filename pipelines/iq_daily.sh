@@ -122,8 +122,7 @@ stage=$JOB_STAGING/$RUN_DATE
 raw=$stage/query.csv
 feed=$stage/$name
 receipts=$stage/receipts
-mkdir -p "$stage" 2>/dev/null ||
-    config_error 73 "cannot create the staging directory $stage"
+job_mkdir "$stage"
 
 job_log "feed: past day $past_day, future $RUN_DATE to $(day 60), file $name"
 
@@ -142,8 +141,10 @@ sftp://*)
 	# in the environment; sftp-put reads them itself.
 	set -- --known-hosts "${SFTP_KNOWN_HOSTS:-$HOME/.ssh/known_hosts}"
 	[ -z "${SFTP_KEY:-}" ] || set -- "$@" -i "$SFTP_KEY"
+	# job_sftp_put: the temporary the ledger's intent names, and after
+	# an interrupted run nothing sent when the final name holds the feed
 	job_deliver --out "$receipts" deliver "$name" "$feed" "$IQ_DEST" \
-	    sftp-put "$@" "$IQ_DEST" "$feed" ;;
+	    job_sftp_put "$@" "$IQ_DEST" "$feed" ;;
 *)
 	job_deliver --out "$receipts" deliver "$name" "$feed" "$IQ_DEST" \
 	    job_copy_to_dir "$feed" "$IQ_DEST" ;;

@@ -47,6 +47,8 @@ settings() {
 
 fetch() {
 	mkdir -p "$pdf_dir"
+	# a killed sftp-get's temporaries (the lock says none is in use)
+	rm -f -- "$pdf_dir"/.[!.]*
 	set -- "$pickbox_url/patient*.pdf" "$pdf_dir"
 	[ -z "${PRINT_SFTP_KNOWN_HOSTS:-}" ] ||
 	    set -- --known-hosts "$PRINT_SFTP_KNOWN_HOSTS" "$@"
@@ -57,12 +59,23 @@ fetch() {
 }
 
 job_run settings settings
-job_run fetch fetch
+job_mkdir "$JOB_DIR/data"
+# a PDF sftp-get refuses (a name it will not write here: 65) stops only
+# itself: the others still go, and the job ends with 65 and an alert
+job_run --keep-going fetch fetch
 found=0
+index=0
 for pdf in "$pdf_dir"/patient*.pdf; do
 	[ -f "$pdf" ] || continue
-	found=$((found + 1))
+	index=$((index + 1))
 	name=${pdf##*/}
+	# a name with a newline, a tab or another control character: refused
+	# by its place in the listing, never by its name (it goes nowhere)
+	if job_bad_name "$name"; then
+		job_refuse "file-$index" 65 "PDF $index of the day: its name holds a control character; refused, not sent"
+		continue
+	fi
+	found=$((found + 1))
 	id=$(printf '%s' "$name" | sha256sum | cut -c1-12)
 	job_deliver "box-$id" "$name" "$pdf" "box:$daily_folder" \
 	    box-upload --folder-path "$daily_folder" --mkdir "$pdf" > /dev/null

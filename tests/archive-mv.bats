@@ -362,3 +362,44 @@ no_temporaries() {
 	[ "$(cat other/a.csv)" = a ]
 	[ -z "$(ls -A "$DAY")" ]
 }
+
+@test "a file already archived (gone, its copy in the day directory) is success: a killed run's archive step run again" {
+	printf 'id\n1\n' > feed.csv
+	receipt feed.csv > receipts.csv
+	archive-mv --to arch --date 2024-03-05 < receipts.csv > /dev/null
+	[ ! -e feed.csv ]
+	run archive-mv --to arch --date 2024-03-05 < receipts.csv
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "archive-mv: feed.csv: not there; archived already as $DAY/feed.csv" ]
+	[ "${lines[1]}" = "$DAY/feed.csv" ]
+	# an operand too
+	run archive-mv --to arch --date 2024-03-05 feed.csv
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$DAY/feed.csv" ]
+	[ "$(ls -A "$DAY")" = feed.csv ]
+}
+
+@test "a file gone whose receipt names other content than the day directory's copies is still 66" {
+	printf 'id\n1\n' > feed.csv
+	archive-mv --to arch --date 2024-03-05 feed.csv > /dev/null
+	printf 'id\n2\n' > feed.csv
+	receipt feed.csv > receipts.csv
+	rm feed.csv
+	run archive-mv --to arch --date 2024-03-05 < receipts.csv
+	[ "$status" -eq 66 ]
+	[ "$output" = "archive-mv: feed.csv: No such file or directory" ]
+	# another day: nothing archived there
+	run archive-mv --to arch --date 2024-03-06 feed.csv
+	[ "$status" -eq 66 ]
+}
+
+@test "a NUL inside a receipt's file name is 65, naming the row; the truncated name is not archived" {
+	printf 'a\n' > feed.csv
+	printf 'file,bytes,sha256,target\n"feed.csv\0.evil",2,%s,sftp://h/in/x\n' \
+	    "$(sha256sum feed.csv | cut -d' ' -f1)" > receipts.csv
+	run archive-mv --to arch --date 2024-03-05 < receipts.csv
+	[ "$status" -eq 65 ]
+	[ "$output" = "archive-mv: stdin: row 1, column file: holds a NUL byte" ]
+	[ -e feed.csv ]
+	[ ! -e "$DAY/feed.csv" ]
+}

@@ -243,3 +243,30 @@ $(receipt_of good.csv "$(box_ctl folders | awk '$1 == "FromCity" { print $2 }')"
 	[ -z "$(ls -A "$W/in")" ]
 	[ "$(box_ctl files | cut -f6)" = "" ]
 }
+
+@test "--list: the matching files' names, ids, sizes and SHA-1s, nothing downloaded; no folder is 66" {
+	a=$(box_put MTP/Daily/a.csv 'aa
+')
+	box_put MTP/Daily/b.txt 'b' > /dev/null
+	printf 'aa\n' > "$W/a"
+	run box-get --folder-path MTP/Daily --pattern '*.csv' --list
+	[ "$status" -eq 0 ]
+	[ "$output" = "name,id,bytes,sha1
+a.csv,$a,3,$(sha1_of "$W/a")" ]
+	[ -z "$(ls -A "$W/in")" ]
+	# a list and a download are two things
+	run box-get --folder-path MTP/Daily --list --to "$W/in"
+	[ "$status" -eq 64 ]
+	run box-get --folder-path MTP/Nowhere --list
+	[ "$status" -eq 66 ]
+}
+
+@test "a killed run's temporaries of a name are removed when the name is fetched again, whatever their age" {
+	box_put FromCity/a.csv 'a' > /dev/null
+	printf 'half' > "$W/in/.a.csv.Xy12Ab"
+	printf 'other' > "$W/in/.b.csv.Xy12Ab"
+	touch -d '1 minute' "$W/in/.a.csv.Xy12Ab"
+	run box-get --folder-path FromCity --to "$W/in"
+	[ "$status" -eq 0 ]
+	[ "$(ls -A "$W/in" | tr '\n' ' ')" = ".b.csv.Xy12Ab a.csv " ]
+}

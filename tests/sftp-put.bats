@@ -492,3 +492,54 @@ sftp-put: $SFTP_USER@127.0.0.1:$SSHD_PORT: write: no space left on the server (n
 	[ "$(sed -n 2p "$W/out" | cut -d, -f2)" = 2147483648 ]
 	[ "$(sed -n 2p "$W/out" | cut -d, -f3)" = "$(head -c 2147483648 /dev/zero | sha256sum | cut -d' ' -f1)" ]
 }
+
+@test "--temp: the upload goes through the temporary named, an interrupted one's leftover replaced whatever its age, none left" {
+	printf 'id\n1\n' > "$W/feed.csv"
+	# a killed run's temporary, from this very second
+	printf 'half of another upl' > "$REMOTE/.feed.csv.AbC123.part"
+	chown "$SFTP_USER" "$REMOTE/.feed.csv.AbC123.part"
+	sftp_server_log
+	run sftp-put --temp .feed.csv.AbC123.part -i "$SFTP_KEY" "$URL$REMOTE" "$W/feed.csv"
+	[ "$status" -eq 0 ]
+	cmp "$W/feed.csv" "$REMOTE/feed.csv"
+	[ "$(ls -A "$REMOTE")" = feed.csv ]
+	[ "$(echo "${lines[1]}" | cut -d, -f2)" = 5 ]
+	# what the server was asked: that name, replaced, then renamed
+	grep -q "open \"$REMOTE/.feed.csv.AbC123.part\" flags WRITE,CREATE,TRUNCATE" "$SSHD_DIR/sftp.log"
+	grep -q "rename old \"$REMOTE/.feed.csv.AbC123.part\" new \"$REMOTE/feed.csv\"" "$SSHD_DIR/sftp.log"
+}
+
+@test "--temp: a name that is not a hidden file name, or more than one file, is 64" {
+	printf 'a\n' > "$W/a.csv"
+	run sftp-put --temp a.part -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 64 ]
+	[ "$output" = "sftp-put: a.part: --temp takes a hidden file name (.NAME) without '/'" ]
+	run sftp-put --temp ../.x -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv"
+	[ "$status" -eq 64 ]
+	run sftp-put --temp .x -i "$SFTP_KEY" "$URL$REMOTE" "$W/a.csv" "$W/a.csv"
+	[ "$status" -eq 64 ]
+	[ "$output" = "sftp-put: --temp needs exactly one file" ]
+	[ -z "$(ls -A "$REMOTE")" ]
+}
+
+@test "--skip-same: the final name holding this file (SHA-256 read back) sends nothing; other content, or none, is sent" {
+	bats_require_minimum_version 1.5.0
+	printf 'id\n1\n' > "$W/feed.csv"
+	sftp-put -i "$SFTP_KEY" "$URL$REMOTE" "$W/feed.csv" > /dev/null
+	ino=$(stat -c %i "$REMOTE/feed.csv")
+	run --separate-stderr sftp-put --skip-same --temp .feed.csv.Zz9Zz9.part -i "$SFTP_KEY" "$URL$REMOTE" "$W/feed.csv"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "sftp-put: $SFTP_USER@127.0.0.1:$SSHD_PORT: $REMOTE/feed.csv holds this file already (5 bytes, SHA-256 read back): not sent" ]
+	# the receipt as for a sending: the job archives what is there
+	[ "$output" = "file,bytes,sha256,target
+$W/feed.csv,5,$(sha256sum < "$W/feed.csv" | cut -d' ' -f1),$URL$REMOTE/feed.csv" ]
+	[ "$(stat -c %i "$REMOTE/feed.csv")" = "$ino" ]
+	# same size, other bytes: read back, found different, sent
+	printf 'id\n2\n' > "$W/feed.csv"
+	run --separate-stderr sftp-put --skip-same -i "$SFTP_KEY" "$URL$REMOTE" "$W/feed.csv"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	cmp "$W/feed.csv" "$REMOTE/feed.csv"
+	[ "$(stat -c %i "$REMOTE/feed.csv")" != "$ino" ]
+	[ "$(ls -A "$REMOTE")" = feed.csv ]
+}

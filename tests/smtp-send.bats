@@ -463,3 +463,26 @@ smtp-send: smtp://127.0.0.1:$port: cannot connect (refused or unreachable); gave
 	[ "$(sha arch/2020/05/07/patient_appointments_master.csv)" = "$sum" ]
 	said "part: text/csv; name=patient_appointments_master.csv; cte=base64; bytes=$(stat -c %s "$MASTER"); sha256=$sum"
 }
+
+@test "--message-id: the message carries the caller's id, with or without brackets; a bad one is 64, nothing sent" {
+	start_tls_smtpd
+	export SMTP_PASSWORD='pa ss:wörd'
+	printf 'body\n' > body.txt
+	run send --to hd@health.example --user feed --subject s --body-file body.txt \
+	    --message-id 'schedfeed.eod_data.2026-11-24.0123abcd@site.example'
+	[ "$status" -eq 0 ]
+	[ "$(message_id 1)" = "<schedfeed.eod_data.2026-11-24.0123abcd@site.example>" ]
+	[[ "${lines[1]}" == *"message-id=%3Cschedfeed.eod_data.2026-11-24.0123abcd@site.example%3E" ]]
+	# the same id again: the same message, recognisably
+	run send --to hd@health.example --user feed --subject s --body-file body.txt \
+	    --message-id '<schedfeed.eod_data.2026-11-24.0123abcd@site.example>'
+	[ "$status" -eq 0 ]
+	[ "$(message_id 2)" = "$(message_id 1)" ]
+	for bad in 'no-at-sign' 'a b@c' '<x@y' 'x@y>' 'x..y@z' $'x@y\r\nBcc: evil@x' '@y' 'x@'; do
+		run send --to hd@health.example --user feed --subject s \
+		    --body-file body.txt --message-id "$bad"
+		[ "$status" -eq 64 ]
+		[ "$output" = "smtp-send: --message-id: expected left@right, each a dot-atom (RFC 5322)" ]
+	done
+	[ "$(ls "$MAILDIR" | grep -c eml)" -eq 2 ]
+}

@@ -7,6 +7,11 @@
  * is renamed without replacing (renameat2 RENAME_NOREPLACE); across
  * filesystems it is copied to a temporary beside the target, fsynced,
  * linked into place (link() never replaces) and only then unlinked.
+ *
+ * A file no longer where it was, whose copy is already in the day
+ * directory (the receipt's size and SHA-256 when there is a receipt, the
+ * name alone for an operand), counts as archived: a run killed after the
+ * move and run again must not fail.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -361,6 +366,56 @@ move_by_copy(struct archive *ar, const char *src, const char *base,
 	return status;
 }
 
+/* A copy of what *want describes (or, unchecked, of that name at all). */
+static int
+is_copy(const char *path, const struct stat *st, const struct expect *want)
+{
+	char hex[SHA256_HEX_LEN + 1];
+
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if (want->have_bytes && (uint64_t)st->st_size != want->bytes)
+		return 0;
+	if (want->sha256[0] == '\0')
+		return 1;
+	return digest_file("sha256", path, hex, NULL) == 0 &&
+	    !digest_differs(want, hex);
+}
+
+/*
+ * src is gone: archived already by an earlier run (killed before it could
+ * say so) when the day directory holds its copy under base, base.1, ...
+ * Prints that path, as a move would have. 1 when found, else 0.
+ */
+static int
+already_archived(struct archive *ar, const char *src,
+    const struct expect *want)
+{
+	const char *slash = strrchr(src, '/');
+	const char *base = slash != NULL ? slash + 1 : src;
+	struct stat st;
+
+	if (*base == '\0')
+		return 0;
+	for (int suffix = 0; suffix <= MAX_SUFFIX; suffix++) {
+		char *path = candidate(ar, base, suffix);
+
+		if (lstat(path, &st) != 0) {
+			free(path);
+			break;		/* names are taken in order: no more */
+		}
+		if (is_copy(path, &st, want)) {
+			warn("%s: not there; archived already as %s", src,
+			    path);
+			mark_done(ar, src, path);
+			free(path);
+			return 1;
+		}
+		free(path);
+	}
+	return 0;
+}
+
 static int
 archive_file(struct archive *ar, const char *src, const struct expect *want)
 {
@@ -372,6 +427,11 @@ archive_file(struct archive *ar, const char *src, const struct expect *want)
 	if (was_done(ar, src))
 		return 0;
 	if (lstat(src, &st) != 0) {
+		int saved = errno;
+
+		if (saved == ENOENT && already_archived(ar, src, want))
+			return 0;
+		errno = saved;
 		warn("%s:", src);
 		return EX_NOINPUT;
 	}
@@ -463,6 +523,12 @@ on_receipt(struct csv_row *row, void *ctx)
 		status = EX_DATAERR;
 	} else if (row->len[r->col_file] == 0) {
 		warn("%s: row %lu, column file: empty", r->name, row->row);
+		status = EX_DATAERR;
+	} else if (memchr(row->field[r->col_file], '\0',
+	    row->len[r->col_file]) != NULL) {
+		/* C would see a shorter name: another file, not this one */
+		warn("%s: row %lu, column file: holds a NUL byte", r->name,
+		    row->row);
 		status = EX_DATAERR;
 	} else if ((status = parse_expect(r, row, &want)) == 0)
 		status = archive_file(r->ar, row->field[r->col_file], &want);

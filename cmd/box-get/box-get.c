@@ -1,4 +1,5 @@
 /* box-get: download the files of a Box folder, each atomically */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -44,7 +45,9 @@ usage(void)
 	fprintf(stderr, "usage: %s (--folder id | --folder-path a/b/c) "
 	    "[--pattern glob] --to dir\n"
 	    "       [--delete-after] [--require]\n"
-	    "       " BOXOPT_USAGE "\n", progname);
+	    "       %s (--folder id | --folder-path a/b/c) "
+	    "[--pattern glob] --list\n"
+	    "       " BOXOPT_USAGE "\n", progname, progname);
 	exit(EX_USAGE);
 }
 
@@ -154,6 +157,62 @@ delete_original(struct box *b, const struct item *it, const char *what)
 }
 
 /*
+ * The temporaries .NAME.XXXXXX (atomic_open's) of name in dir that a
+ * killed run left: removed before name is fetched again, whatever their
+ * age (they hold what was downloaded, patient data perhaps).
+ */
+static void
+remove_leftovers(const char *dir, const char *name)
+{
+	size_t nlen = strlen(name);
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+
+		if (n[0] == '.' && strlen(n) == nlen + 8 &&
+		    strncmp(n + 1, name, nlen) == 0 && n[nlen + 1] == '.' &&
+		    unlinkat(dirfd(d), n, 0) != 0 && errno != ENOENT)
+			warn("%s/%s: cannot remove a killed run's temporary:",
+			    dir, n);
+	}
+	closedir(d);
+}
+
+/* --list: what the folder holds that matches, without fetching it. */
+static void
+list_items(const struct listing *l)
+{
+	struct csv_writer w;
+	char bytes[32];
+
+	csv_writer_init(&w, stdout);
+	csv_write_str(&w, "name");
+	csv_write_str(&w, "id");
+	csv_write_str(&w, "bytes");
+	csv_write_str(&w, "sha1");
+	csv_write_end(&w);
+	for (size_t i = 0; i < l->count; i++) {
+		const struct item *it = &l->item[i];
+
+		if (it->size >= 0)
+			snprintf(bytes, sizeof bytes, "%lld",
+			    (long long)it->size);
+		else
+			bytes[0] = '\0';
+		csv_write_str(&w, it->name);
+		csv_write_str(&w, it->id);
+		csv_write_str(&w, bytes);
+		csv_write_str(&w, it->sha1 != NULL ? it->sha1 : "");
+		csv_write_end(&w);
+	}
+	csv_writer_flush(&w);
+}
+
+/*
  * One file: temporary, download, check size and SHA-1, fsync and rename,
  * then the Box original deleted. Returns a status; *kept says the local
  * copy is in place (and gets a receipt) whatever the status.
@@ -168,6 +227,7 @@ get_file(struct box *b, const char *folder_id, const char *dir, int dirfd,
 	struct box_hashes h;
 	int status;
 
+	remove_leftovers(dir, it->name);
 	if (atomic_openat(&af, dirfd, it->name, 0600) != 0) {
 		warn("%s: cannot create a temporary:", local);
 		status = EX_CANTCREAT;
@@ -216,6 +276,7 @@ main(int argc, char *argv[])
 		{ "to", required_argument, NULL, 'o' },
 		{ "delete-after", no_argument, NULL, 'D' },
 		{ "require", no_argument, NULL, 'q' },
+		{ "list", no_argument, NULL, 'l' },
 		BOXOPT_LONG,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -225,7 +286,8 @@ main(int argc, char *argv[])
 	struct csv_writer w;
 	const char *folder = NULL, *folder_path = NULL, *dir = NULL;
 	char *folder_id = NULL;
-	int ch, delete_after = 0, require = 0, status = 0, rc, idx = 0, dirfd;
+	int ch, delete_after = 0, require = 0, list_only = 0, status = 0, rc;
+	int idx = 0, dirfd = -1;
 
 	setprogname(argv[0]);
 	box_opts_init(&bo);
@@ -249,6 +311,9 @@ main(int argc, char *argv[])
 		case 'q':
 			require = 1;
 			break;
+		case 'l':
+			list_only = 1;
+			break;
 		default:
 			if (!box_opts_apply(&bo, ch, longopts[idx].name,
 			    optarg))
@@ -257,20 +322,23 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 0 || dir == NULL || (folder == NULL) ==
+	if (argc != 0 || (dir == NULL) != list_only ||
+	    (list_only && delete_after) || (folder == NULL) ==
 	    (folder_path == NULL))
 		usage();
 	if (folder != NULL && !box_is_id(folder))
 		die(EX_USAGE, "%s: a Box folder id is a number", folder);
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
+	if (dir != NULL &&
+	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		die(EX_CANTCREAT, "%s: not a directory", dir);
 
 	signal(SIGPIPE, SIG_IGN);
 	box_open(&box, &bo);
-	csv_writer_init(&w, stdout);
-	receipt_header(&w);
-	fflush(stdout);
+	if (!list_only) {
+		csv_writer_init(&w, stdout);
+		receipt_header(&w);
+		fflush(stdout);
+	}
 	if (folder_path != NULL)
 		status = box_folder_path(&box, folder_path, 0, &folder_id);
 	else
@@ -286,7 +354,11 @@ main(int argc, char *argv[])
 	}
 	if (list.count > 0)
 		qsort(list.item, list.count, sizeof *list.item, by_name);
-	for (size_t i = 0; i < list.count; i++) {
+	if (list_only) {
+		if (status == 0 || status == EX_DATAERR)
+			list_items(&list);
+	}
+	for (size_t i = 0; !list_only && i < list.count; i++) {
 		rc = get_file(&box, folder_id, dir, dirfd, &list.item[i],
 		    delete_after, &w);
 		status = worst_status(status, rc);
@@ -297,7 +369,8 @@ main(int argc, char *argv[])
 	free_listing(&list);
 	box_close(&box);
 	free(folder_id);
-	close(dirfd);
+	if (dirfd >= 0)
+		close(dirfd);
 	finish_stdout();
 	return status;
 }

@@ -71,6 +71,8 @@ struct source {
 struct put_opts {
 	int mkdir;
 	int no_clobber;
+	int skip_same;		/* the final name holds this file: not sent */
+	const char *temp;	/* the temporary's name, or NULL for a new one */
 	int streams;		/* connections for one large file */
 	uint64_t stream_min;	/* the size from which a file is "large" */
 };
@@ -134,7 +136,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-i key] [--known-hosts file] [--mkdir] "
 	    "[--no-clobber]\n"
-	    "       [--name name] [--retries n] [--timeout seconds]\n"
+	    "       [--name name] [--temp name] [--skip-same] [--retries n]\n"
+	    "       [--timeout seconds]\n"
 	    "       [--streams n] [--stream-min size]\n"
 	    "       sftp://user@host[:port]/dir [file ...]\n", progname);
 	exit(EX_USAGE);
@@ -722,6 +725,56 @@ send_streams(struct sftp_conn *c, const struct put_opts *po,
 }
 
 /*
+ * --skip-same: 1 when the final name holds a regular file of size bytes
+ * whose SHA-256, read back from the server, is the local file's (hex,
+ * which this works out), else 0; an exit status (> 1) when the server
+ * could not be asked.
+ */
+static int
+remote_same(struct sftp_conn *c, struct source *src, const char *final,
+    uint64_t size, char *buf, char *hex)
+{
+	char theirs[SHA256_HEX_LEN + 1];
+	LIBSSH2_SFTP_ATTRIBUTES st;
+	LIBSSH2_SFTP_HANDLE *h;
+	struct digest *dg;
+	ssize_t n;
+
+	if (libssh2_sftp_stat(c->sftp, final, &st) != 0)
+		return 0;	/* nothing there (or nothing we may see) */
+	if (!(st.flags & LIBSSH2_SFTP_ATTR_SIZE) || st.filesize != size ||
+	    !LIBSSH2_SFTP_S_ISREG(st.permissions))
+		return 0;
+	if (lseek(src->fd, 0, SEEK_SET) < 0) {
+		warn("%s:", src->label);
+		return EX_IOERR;
+	}
+	dg = digest_new("sha256");
+	while ((n = read(src->fd, buf, BUF_SIZE)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			warn("%s:", src->label);
+			digest_final(dg, hex, NULL);
+			return EX_IOERR;
+		}
+		digest_update(dg, buf, (size_t)n);
+	}
+	digest_final(dg, hex, NULL);
+	h = libssh2_sftp_open(c->sftp, final, LIBSSH2_FXF_READ, 0);
+	if (h == NULL)
+		return sftp_fail(c, "open to read back");
+	dg = digest_new("sha256");
+	while ((n = libssh2_sftp_read(h, buf, BUF_SIZE)) > 0)
+		digest_update(dg, buf, (size_t)n);
+	digest_final(dg, theirs, NULL);
+	libssh2_sftp_close_handle(h);
+	if (n < 0)
+		return sftp_fail(c, "read back");
+	return strcmp(hex, theirs) == 0;
+}
+
+/*
  * One attempt at one file. On a transient failure (75) *leftover names the
  * temporary that could not be removed, for the next attempt to remove.
  */
@@ -737,7 +790,7 @@ put_file(struct sftp_conn *c, const struct put_opts *po,
 	struct digest *dg = digest_new("sha256");
 	uint64_t total = 0, size;
 	unsigned long since = 0;
-	int status = 0;
+	int status = 0, skipped = 0;
 	struct stat lst;
 
 	if (*leftover != NULL) {
@@ -759,10 +812,43 @@ put_file(struct sftp_conn *c, const struct put_opts *po,
 		goto out;
 	}
 	size = (uint64_t)lst.st_size;
-	tmpname = temporary_name(src->name);
+	tmpname = po->temp != NULL ? xstrdup(po->temp) :
+	    temporary_name(src->name);
 	tmp = sftp_join(dir, tmpname);
+	if (po->skip_same) {
+		status = remote_same(c, src, final, size, buf, hex);
+		if (status == 1) {
+			/* an interrupted run's temporary goes all the same */
+			if (po->temp != NULL)
+				libssh2_sftp_unlink(c->sftp, tmp);
+			warn("%s: %s holds this file already (%llu bytes, "
+			    "SHA-256 read back): not sent", c->url->where,
+			    final, (unsigned long long)size);
+			*bytes = size;
+			free(tmp);
+			tmp = NULL;
+			status = 0;
+			skipped = 1;
+			goto out;
+		}
+		if (status != 0) {
+			free(tmp);
+			tmp = NULL;
+			goto out;
+		}
+		if (lseek(src->fd, 0, SEEK_SET) < 0) {
+			warn("%s:", src->label);
+			status = EX_IOERR;
+			goto out;
+		}
+	}
+	/*
+	 * A temporary named by the caller may be an interrupted run's (its
+	 * name was recorded before that run sent a byte): it is replaced.
+	 */
 	h = libssh2_sftp_open_ex(c->sftp, tmp, (unsigned int)strlen(tmp),
-	    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, 0600,
+	    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | (po->temp != NULL ?
+	    LIBSSH2_FXF_TRUNC : LIBSSH2_FXF_EXCL), 0600,
 	    LIBSSH2_SFTP_OPENFILE);
 	if (h == NULL) {
 		char *what = xasprintf("cannot create a file in %s", dir);
@@ -835,7 +921,7 @@ out:
 		} else
 			libssh2_sftp_unlink(c->sftp, tmp);
 	}
-	if (status == 0)
+	if (status == 0 && !skipped)
 		digest_final(dg, hex, NULL);
 	else {
 		char scratch[2 * 32 + 1];
@@ -856,6 +942,8 @@ main(int argc, char *argv[])
 		{ "mkdir", no_argument, NULL, 'm' },
 		{ "no-clobber", no_argument, NULL, 'n' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "temp", required_argument, NULL, 'T' },
+		{ "skip-same", no_argument, NULL, 's' },
 		{ "streams", required_argument, NULL, 'S' },
 		{ "stream-min", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
@@ -888,6 +976,12 @@ main(int argc, char *argv[])
 		case 'N':
 			name = optarg;
 			break;
+		case 'T':
+			po.temp = optarg;
+			break;
+		case 's':
+			po.skip_same = 1;
+			break;
 		case 'S':
 			po.streams = (int)opt_number("--streams", optarg, 1,
 			    STREAMS_MAX);
@@ -911,6 +1005,13 @@ main(int argc, char *argv[])
 		die(EX_USAGE, "%s: --name takes a file name without '/'", name);
 	if (name != NULL && argc > 1)
 		die(EX_USAGE, "--name needs exactly one file");
+	if (po.temp != NULL && (po.temp[0] != '.' || strchr(po.temp, '/') ||
+	    strcmp(po.temp, ".") == 0 || strcmp(po.temp, "..") == 0 ||
+	    strlen(po.temp) >= 1024))
+		die(EX_USAGE, "%s: --temp takes a hidden file name (.NAME) "
+		    "without '/'", po.temp);
+	if (po.temp != NULL && argc != 1)
+		die(EX_USAGE, "--temp needs exactly one file");
 	if (so.key_file != NULL && access(so.key_file, R_OK) != 0)
 		die(EX_NOINPUT, "%s: cannot read the key:", so.key_file);
 

@@ -67,6 +67,7 @@ struct options {
 	const char *cacert;
 	const char *tls;
 	const char *body_file;
+	char *message_id;	/* <left@right>, or NULL for a random one */
 	long retries;
 	long timeout;
 };
@@ -81,6 +82,7 @@ static struct option longopts[] = {
 	{ "cacert",	required_argument,	NULL, 'C' },
 	{ "tls",	required_argument,	NULL, 'T' },
 	{ "body-file",	required_argument,	NULL, 'b' },
+	{ "message-id",	required_argument,	NULL, 'm' },
 	{ "retries",	required_argument,	NULL, 'r' },
 	{ "timeout",	required_argument,	NULL, 'w' },
 	{ "password",	required_argument,	NULL, 'P' },
@@ -95,8 +97,49 @@ usage(void)
 	    "--from ADDR --to ADDR\n"
 	    "\t[--to ADDR ...] [--cc ADDR ...] --subject TEXT [--user USER]\n"
 	    "\t[--cacert FILE] [--tls starttls|none] [--body-file FILE]\n"
-	    "\t[--retries N] [--timeout SECONDS] [FILE ...]\n", progname);
+	    "\t[--message-id ID] [--retries N] [--timeout SECONDS] "
+	    "[FILE ...]\n", progname);
 	exit(EX_USAGE);
+}
+
+/* A dot-atom (RFC 5322 3.2.3) of at most max bytes: atext and inner dots. */
+static int
+dot_atom(const char *s, size_t len, size_t max)
+{
+	static const char atext[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~";
+
+	if (len == 0 || len > max || s[0] == '.' || s[len - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.' ? s[i + 1] == '.' :
+		    strchr(atext, s[i]) == NULL || s[i] == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * --message-id: left@right, with or without the angle brackets, each side
+ * a dot-atom; the caller's own id, so that the same message sent again
+ * (its first sending's outcome unknown) is known for the same one.
+ */
+static char *
+message_id_arg(const char *arg)
+{
+	size_t len = strlen(arg);
+	const char *at;
+
+	if (len >= 2 && arg[0] == '<' && arg[len - 1] == '>') {
+		arg++;
+		len -= 2;
+	}
+	at = memchr(arg, '@', len);
+	if (at == NULL || !dot_atom(arg, (size_t)(at - arg), 128) ||
+	    !dot_atom(at + 1, len - (size_t)(at - arg) - 1, 190))
+		die(EX_USAGE, "--message-id: expected left@right, each a "
+		    "dot-atom (RFC 5322)");
+	return xasprintf("<%.*s>", (int)len, arg);
 }
 
 static void
@@ -711,6 +754,9 @@ main(int argc, char *argv[])
 		case 'b':
 			o.body_file = optarg;
 			break;
+		case 'm':
+			o.message_id = message_id_arg(optarg);
+			break;
 		case 'r':
 			o.retries = opt_number("--retries", optarg, 0, 10);
 			break;
@@ -753,7 +799,9 @@ main(int argc, char *argv[])
 	    (curl = curl_easy_init()) == NULL)
 		die(EX_SOFTWARE, "cannot start libcurl");
 
-	message_id = message_id_new(strchr(o.from, '@') + 1);
+	/* One id for every attempt: a retry is the same message. */
+	message_id = o.message_id != NULL ? o.message_id :
+	    message_id_new(strchr(o.from, '@') + 1);
 	headers = message_headers(&o, message_id);
 	rcpt = envelope_recipients(&o);
 	sender = xasprintf("<%s>", o.from);

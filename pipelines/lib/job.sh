@@ -16,7 +16,7 @@
 # state directory is /var/lib/schedfeed), made with umask 077:
 #	lock			flock(1) target, held on fd 9 for the whole run
 #	staging/ archive/	the job's files ($JOB_STAGING, $JOB_ARCHIVE)
-#	ledger			what was delivered (below)
+#	ledger			what is being and was delivered (below)
 #	log			the step log, as also written to stderr
 #	steps/DATE/STEP		steps done in an unfinished run for DATE
 #
@@ -32,7 +32,9 @@
 #	exits 75 with "NAME: another run holds the lock", or with --wait
 #	waits for it (--wait=SECONDS: at most that long, then exits 75).
 #	Bad arguments exit 64 with a usage line; an unusable state
-#	directory exits 73.  Installs traps for HUP, INT and TERM: the
+#	directory exits 73 with a message: one that cannot be made, that
+#	is read-only, or (as the staging, archive and steps directories
+#	in it) a symbolic link or not owned by the job's user.  Installs traps for HUP, INT and TERM: the
 #	step running is stopped (TERM), logged as failed with status
 #	128 + the signal's number, the alert sent, and the job exits with
 #	that status.
@@ -42,10 +44,13 @@
 #	for this date (and not --force).  CMD is a program or a shell
 #	function; it runs in a subshell with set -e (a function stops at
 #	its first failing command; variables it sets do not outlive it:
-#	steps hand each other files) and without fds 8 and 9, in the
-#	background, waited for, so that a signal to the job is acted on
-#	at once (a program is stopped with the job; a function's own
-#	commands are not).  Call job_step as
+#	steps hand each other files) and without fd 8, in the background,
+#	waited for, so that a signal to the job is acted on at once (a
+#	program is stopped with the job; a function's own commands are
+#	not).  Every step's processes hold the lock (fd 9): a step that
+#	outlives its job (the job's shell killed alone) keeps the next
+#	run out (75, or waiting with --wait) until it has ended, so two
+#	deliveries of one job never overlap.  Call job_step as
 #	a plain command, not in an if or after && or ||, where the shell
 #	would ignore set -e.  A bad STEP name exits 70 (a bug in the job).
 #	Logs one line, "TIME JOB DATE STEP ok", "... STEP
@@ -58,7 +63,11 @@
 #	then keeps what it held).  Temporaries of FILE left by a killed
 #	run are removed first.  A skipped step leaves FILE as it is.
 #
-# job_run [--out FILE] STEP CMD [ARG...]
+#	With --keep-going, a status 65 (some of the step's input refused,
+#	say a remote file name, the rest done) is logged as the step's
+#	failure and alerted, and the job goes on; job_finish then exits 65.
+#
+# job_run [--out FILE] [--keep-going] STEP CMD [ARG...]
 #	job_step for a step that runs every time, even when done in an
 #	earlier run for this date: one that reads what is there now (the
 #	settings, a listing, a download).
@@ -68,11 +77,37 @@
 #	name) was last delivered to TARGET for this date with FILE's
 #	SHA-256, logs "STEP KEY already delivered to TARGET, nothing sent"
 #	and does not run CMD (unless --force); RECEIPTS is then made
-#	empty (nothing to archive).  Otherwise runs CMD and,
-#	when it succeeds, records the delivery in the ledger as sent,
-#	correction (the last delivery had other content) or resent (same
-#	content, --force) and logs "STEP ok (sent|correction|resent)".
-#	FILE missing or unreadable: the step fails with status 66.
+#	empty (nothing to archive).  Otherwise records the intent in the
+#	ledger, durably, runs CMD and, when it succeeds, records the
+#	delivery as sent, correction (the last delivery had other content)
+#	or resent (same content, --force) and logs "STEP ok (sent|
+#	correction|resent)".  A ledger that cannot take the intent fails
+#	the step with 74 before anything is sent.  FILE missing or
+#	unreadable: the step fails with status 66.
+#	TARGET's kind is its form: sftp://... (SFTP), box:FOLDER (Box),
+#	mailto:... (mail), anything else a directory.  CMD (a function:
+#	they are shell variables) finds in JOB_DELIVER_TEMP the
+#	temporary the intent names (SFTP, directory), in
+#	JOB_DELIVER_MESSAGE_ID the Message-ID (mail, from job, date, KEY
+#	and SHA-256: the same message sent again has the same one) and in
+#	JOB_DELIVER_SKIP 1 unless --force; job_sftp_put, job_copy_to_dir
+#	and job_mail use them.
+#	An intent an earlier run left without an outcome (killed, a full
+#	disk, a failure) is reconciled first, by kind (the _job_reconcile_
+#	functions): a directory is read back (TARGET/KEY with the
+#	intent's SHA-256: recorded, "checked", nothing sent); SFTP is
+#	asked by the delivery itself (sftp-put --skip-same: the final
+#	name with our size and SHA-256 read back, nothing sent; --temp:
+#	the interrupted upload's temporary replaced, then gone); Box by
+#	its folder listing (box-get --list: KEY with the intent's SHA-1);
+#	mail cannot be asked: it is sent again with the same Message-ID,
+#	logged as "outcome unknown, resent with the same Message-ID" and
+#	alerted.  A mail whose sending failed with a status (smtp-send
+#	said why) is recorded as failed and is not of unknown outcome.
+#
+# job_sftp_put ARG...
+#	sftp-put ARG... as a job_deliver command: with --temp
+#	JOB_DELIVER_TEMP and, unless --force, --skip-same.
 #
 # job_copy_to_dir FILE DIR
 #	A delivery command for a directory target (a mounted share):
@@ -87,6 +122,20 @@
 #	For a check the job makes outside a step (its settings, say):
 #	logs "STEP failed (status N)", sends the alert, exits STATUS.
 #
+# job_refuse STEP STATUS TEXT
+#	The same without exiting: TEXT (no PHI: name a file by its place,
+#	never by its name) on stderr, "STEP failed (status N)", the
+#	alert; job_finish then exits with the worst such STATUS.
+#
+# job_bad_name NAME
+#	True when NAME cannot be a file name here: empty, '.', '..', a
+#	'/', a newline, a tab or another control character.
+#
+# job_mkdir DIR...
+#	mkdir -p each DIR and refuse (73, with a message) one that is a
+#	symbolic link or not the job user's own; for the job's own
+#	directories under JOB_DIR.
+#
 # job_log TEXT
 #	Logs "TIME JOB DATE TEXT" (e.g. "no appointments, nothing to send").
 #	TEXT must hold no PHI.
@@ -94,7 +143,8 @@
 # job_finish
 #	Logs "TIME JOB DATE done" and forgets the steps done for this date,
 #	so the next run for the date runs every step again and the ledger
-#	decides what is sent.
+#	decides what is sent.  After job_refuse (or a --keep-going step
+#	that failed) logs "done (status N: ...)" and exits N.
 #
 # ledger_kind KEY SHA256 TARGET
 #	Prints new (KEY never delivered to TARGET for this date), same (its
@@ -108,11 +158,20 @@
 #	as sent, correction or resent.
 #
 # The ledger, $JOB_DIR/ledger, is text: '#' lines are comments, every other
-# line is six tab-separated fields
-#	time (YYYY-MM-DDTHH:MM:SS+ZZZZ), date, key, sha256, target, kind
-# A torn last line (a crash mid-write) is ignored.  KEY and TARGET must not
-# hold a tab or a newline, SHA256 is 64 hex digits; otherwise the job exits
-# 70 (a bug in the job).
+# line is seven tab-separated fields (six in a ledger written before
+# intents were, still read)
+#	time (YYYY-MM-DDTHH:MM:SS+ZZZZ), date, key, sha256, target, kind,
+#	detail
+# kind is intent (written and fsynced before anything is sent; detail:
+# the temporary's name for SFTP and a directory, the SHA-1 for Box, the
+# Message-ID for mail), then one outcome: sent, correction or resent
+# (detail "-", "checked" when an earlier run's delivery was found at the
+# destination, "resent-same-message-id" for a mail of unknown outcome),
+# or failed (a mail that was not sent; detail status-N).  An intent with
+# no outcome after it is an earlier run's delivery of unknown outcome.
+# A torn last line (a crash mid-write) and a line whose fields do not
+# parse are ignored.  KEY and TARGET must not hold a tab or a newline,
+# SHA256 is 64 hex digits; otherwise the job exits 70 (a bug in the job).
 #
 # Alerts: when a step fails and SCHEDFEED_ALERT_TO is set (addresses
 # separated by commas), one line "schedfeed job NAME DATE failed at step
@@ -162,9 +221,41 @@
 
 # the metrics of each run (metrics.sh), beside this file in the job's $here/lib
 [ ! -r "${here:-/nonexistent}/lib/metrics.sh" ] || . "$here/lib/metrics.sh"
+_job_tab=$(printf '\t')
 
 _job_now() {
 	date +%Y-%m-%dT%H:%M:%S%z
+}
+
+job_mkdir() {
+	for _job_d do
+		if ! mkdir -p -- "$_job_d" 2>/dev/null; then
+			_job_p=$(dirname -- "$_job_d")
+			[ ! -d "$_job_p" ] || [ -w "$_job_p" ] ||
+			    _job_die 73 "cannot create the state directory $_job_d: $_job_p is read-only (or not writable)"
+			_job_die 73 "cannot create the state directory $_job_d"
+		fi
+		# a planted link or someone else's directory would take the
+		# job's files (patient data) where they do not belong
+		if [ -L "$_job_d" ] || [ ! -O "$_job_d" ]; then
+			_job_die 73 "$_job_d: a symbolic link, or not owned by $(id -un): refused"
+		fi
+	done
+}
+
+job_bad_name() {
+	case $1 in
+	'' | . | .. | */* | *[[:cntrl:]]*) return 0 ;;
+	esac
+	return 1
+}
+
+job_refuse() {
+	_job_check_step "$1"
+	_job_say "$3"
+	job_log "$1 failed (status $2)"
+	_job_alert "$1" "$2"
+	[ "$2" -le "$_job_deferred" ] || _job_deferred=$2
 }
 
 # _job_say TEXT: a diagnostic, prefixed with the job's name
@@ -239,11 +330,11 @@ job_start() {
 	JOB_STAGING=$JOB_DIR/staging
 	JOB_ARCHIVE=$JOB_DIR/archive
 	JOB_LEDGER=$JOB_DIR/ledger
-	mkdir -p "$JOB_STAGING" "$JOB_ARCHIVE" "$JOB_DIR/steps" 2>/dev/null ||
-	    _job_die 73 "cannot create the state directory $JOB_DIR"
+	job_mkdir "$JOB_DIR" "$JOB_STAGING" "$JOB_ARCHIVE" "$JOB_DIR/steps"
 	# a failed exec redirection would end the shell with no word of ours
-	{ : >> "$JOB_DIR/lock"; } 2>/dev/null ||
-	    _job_die 73 "cannot open the lock $JOB_DIR/lock"
+	# (and so would one on ':', a special built-in: dash exits 2)
+	{ true >> "$JOB_DIR/lock"; } 2>/dev/null ||
+	    _job_die 73 "cannot open the lock $JOB_DIR/lock (a read-only state directory?)"
 	exec 9>>"$JOB_DIR/lock"
 	if ! flock -n 9; then
 		case $_job_wait in
@@ -259,9 +350,16 @@ job_start() {
 			    _job_die 75 "another run still holds the lock after $_job_wait seconds" ;;
 		esac
 	fi
+	# the lock opens read-only-safe: a state directory that takes no
+	# new file is found out here, before a step has run
+	if ! _job_probe=$(mktemp "$JOB_DIR/.probe.XXXXXX" 2>/dev/null); then
+		_job_die 73 "the state directory $JOB_DIR takes no new file (read-only?)"
+	fi
+	rm -f -- "$_job_probe"
 	_job_child=
 	_job_tmp=
 	_job_step=
+	_job_deferred=0
 	trap '_job_signal 1 HUP' HUP
 	trap '_job_signal 2 INT' INT
 	trap '_job_signal 15 TERM' TERM
@@ -291,8 +389,8 @@ _job_mark_done() {
 }
 
 # _job_exec N ARG...: runs ARG... less its first N in a subshell, with
-# set -e (so a shell function stops at its first failing command), fds 8
-# and 9 closed and, with _job_out set, standard output to a temporary
+# set -e (so a shell function stops at its first failing command), fd 8
+# closed, fd 9 (the lock) kept, and, with _job_out set, standard output to a temporary
 # beside _job_out that becomes _job_out when the command succeeds; sets
 # _job_status.  The subshell runs in the background and is waited for, so
 # that a trapped signal interrupts the wait (_job_signal); a command that
@@ -328,7 +426,7 @@ _job_exec() {
 		*/*) exec "$@" ;;
 		esac
 		"$@"
-	) 0<&8 8<&- 9>&- &
+	) 0<&8 8<&- &
 	_job_child=$!
 	exec 8<&-
 	wait "$_job_child"
@@ -368,14 +466,23 @@ _job_signal() {
 
 # _job_alert STEP STATUS
 _job_alert() {
+	_job_alert_text "$1" "schedfeed job $JOB_NAME $JOB_DATE failed at step $1 with exit status $2"
+}
+
+# _job_alert_text STEP TEXT: TEXT (one line, no PHI) mailed as the alert
+_job_alert_text() {
 	[ -n "${SCHEDFEED_ALERT_TO:-}" ] || return 0
 	if [ -z "${SCHEDFEED_ALERT_SMTP_URL:-}" ]; then
 		job_log "$1 alert not sent: SCHEDFEED_ALERT_SMTP_URL is not set"
 		return 0
 	fi
-	set -- "$1" "$2" "schedfeed job $JOB_NAME $JOB_DATE failed at step $1 with exit status $2"
+	set -- "$1" "" "$2"
 	if (
 		_job_subject="schedfeed: $JOB_NAME $JOB_DATE failed"
+		case $3 in
+		*"outcome was unknown"*)
+			_job_subject="schedfeed: $JOB_NAME $JOB_DATE mail resent" ;;
+		esac
 		_job_from=${SCHEDFEED_ALERT_FROM:-schedfeed@$(uname -n)}
 		_job_to=$SCHEDFEED_ALERT_TO
 		set -- "$3" --server "$SCHEDFEED_ALERT_SMTP_URL" \
@@ -413,11 +520,21 @@ _job_fail() {
 _job_out_option() {
 	_job_out=
 	_job_shift=0
-	if [ "${1:-}" = --out ]; then
-		[ -n "${2:-}" ] || _job_die 70 "--out needs a file"
-		_job_out=$2
-		_job_shift=2
-	fi
+	_job_keep_going=0
+	while :; do
+		case ${1:-} in
+		--out)
+			[ -n "${2:-}" ] || _job_die 70 "--out needs a file"
+			_job_out=$2
+			_job_shift=$((_job_shift + 2))
+			shift 2 ;;
+		--keep-going)
+			_job_keep_going=1
+			_job_shift=$((_job_shift + 1))
+			shift ;;
+		*) break ;;
+		esac
+	done
 }
 
 job_fail() {
@@ -436,6 +553,11 @@ job_step() {
 	fi
 	_job_step=$1
 	_job_exec 1 "$@"
+	if [ "$_job_status" = 65 ] && [ "$_job_keep_going" = 1 ]; then
+		_job_step=
+		job_refuse "$1" 65 "$1: some of its input refused (status 65), the job goes on with the rest"
+		return 0
+	fi
 	[ "$_job_status" = 0 ] || _job_fail "$1" "$_job_status"
 	_job_step=
 	_job_mark_done "$1"
@@ -467,18 +589,55 @@ _job_check_entry() {
 	[ ${#2} -eq 64 ] || _job_die 70 "ledger: not a SHA-256: $2"
 }
 
+# _job_ledger_state KEY TARGET: for this date, sets _job_last (the SHA-256
+# of KEY's last delivery to TARGET, or empty) and, when the last line for
+# them is an intent with no outcome after it, _job_pend_sha and
+# _job_pend_detail (else both empty).  Lines that are not whole (a crash
+# mid-write, a full disk) are ignored: the last one when it has no
+# newline, and any whose fields do not parse.
+_job_ledger_state() {
+	_job_last=
+	_job_pend_sha=
+	_job_pend_detail=
+	[ -f "$JOB_LEDGER" ] || return 0
+	_job_lines=$(wc -l < "$JOB_LEDGER") ||
+	    _job_die 74 "cannot read the ledger $JOB_LEDGER"
+	_job_state=$(N=$_job_lines D=$JOB_DATE K=$1 T=$2 awk -F '\t' '
+	    NR > ENVIRON["N"] || /^#/ || (NF != 6 && NF != 7) ||
+	    length($4) != 64 || $4 ~ /[^0-9a-f]/ { next }
+	    $6 !~ /^(intent|failed|sent|correction|resent)$/ { next }
+	    $2 == ENVIRON["D"] && $3 == ENVIRON["K"] && $5 == ENVIRON["T"] {
+		if ($6 == "intent") {
+			psha = $4
+			pdetail = NF == 7 ? $7 : "-"
+		} else if ($6 == "failed") {
+			psha = pdetail = ""
+		} else {
+			last = $4
+			psha = pdetail = ""
+		}
+	    }
+	    END {
+		# "-" for none: a tab is white space to read, runs of it one
+		printf "%s\t%s\t%s\n", last == "" ? "-" : last,
+		    psha == "" ? "-" : psha, pdetail == "" ? "-" : pdetail
+	    }' "$JOB_LEDGER") ||
+	    _job_die 74 "cannot read the ledger $JOB_LEDGER"
+	_job_last=${_job_state%%"$_job_tab"*}
+	_job_state=${_job_state#*"$_job_tab"}
+	_job_pend_sha=${_job_state%%"$_job_tab"*}
+	_job_pend_detail=${_job_state#*"$_job_tab"}
+	[ "$_job_last" != - ] || _job_last=
+	if [ "$_job_pend_sha" = - ]; then
+		_job_pend_sha=
+		_job_pend_detail=
+	fi
+}
+
 # _job_ledger_kind KEY SHA256 TARGET: sets _job_kind to new, same or changed
 _job_ledger_kind() {
 	_job_check_entry "$@"
-	_job_last=
-	if [ -f "$JOB_LEDGER" ]; then
-		_job_last=$(D=$JOB_DATE K=$1 T=$3 awk -F '\t' '
-		    /^#/ || NF != 6 || length($4) != 64 { next }
-		    $2 == ENVIRON["D"] && $3 == ENVIRON["K"] &&
-		    $5 == ENVIRON["T"] { last = $4 }
-		    END { print last }' "$JOB_LEDGER") ||
-		    _job_die 74 "cannot read the ledger $JOB_LEDGER"
-	fi
+	_job_ledger_state "$1" "$3"
 	if [ -z "$_job_last" ]; then
 		_job_kind=new
 	elif [ "$_job_last" = "$2" ]; then
@@ -503,33 +662,167 @@ ledger_is_correction() {
 	[ "$_job_kind" = changed ]
 }
 
-ledger_record() {
-	_job_ledger_kind "$@"
+# _job_ledger_line KEY SHA256 TARGET KIND DETAIL: appends one line and
+# fsyncs the ledger and its directory; false (after a message) when the
+# line is not on disk.
+_job_ledger_line() {
+	# a line torn by a crash must not swallow this one
+	_job_sep=
+	if [ ! -f "$JOB_LEDGER" ]; then
+		printf '# schedfeed ledger of %s: time, date, key, sha256, target, kind, detail (tab-separated)\n' \
+		    "$JOB_NAME" 2>/dev/null > "$JOB_LEDGER" || {
+			_job_say "cannot write the ledger $JOB_LEDGER"
+			return 74
+		}
+	elif [ -n "$(tail -c 1 "$JOB_LEDGER")" ]; then
+		_job_sep='\n'
+	fi
+	# one write of one whole line, then fsync the file and its directory
+	{ printf "$_job_sep%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$(_job_now)" \
+	    "$JOB_DATE" "$1" "$2" "$3" "$4" "$5" >> "$JOB_LEDGER"; } \
+	    2>/dev/null && sync "$JOB_LEDGER" "$JOB_DIR" 2>/dev/null || {
+		_job_say "cannot write the ledger $JOB_LEDGER"
+		return 74
+	}
+}
+
+# _job_outcome KEY SHA256 TARGET [DETAIL]: the delivery's outcome line;
+# sets JOB_LEDGER_KIND to sent, correction or resent.  False when it is
+# not on disk.
+_job_outcome() {
+	_job_ledger_kind "$1" "$2" "$3"
 	case $_job_kind in
 	new) JOB_LEDGER_KIND=sent ;;
 	same) JOB_LEDGER_KIND=resent ;;
 	changed) JOB_LEDGER_KIND=correction ;;
 	esac
-	# a line torn by a crash must not swallow this one
-	_job_sep=
-	if [ ! -f "$JOB_LEDGER" ]; then
-		printf '# schedfeed ledger of %s: time, date, key, sha256, target, kind (tab-separated)\n' \
-		    "$JOB_NAME" > "$JOB_LEDGER" ||
-		    _job_die 74 "cannot write the ledger $JOB_LEDGER"
-	elif [ -n "$(tail -c 1 "$JOB_LEDGER")" ]; then
-		_job_sep='\n'
-	fi
-	# one write of one whole line, then fsync the file and its directory
-	printf "$_job_sep%s\t%s\t%s\t%s\t%s\t%s\n" "$(_job_now)" "$JOB_DATE" \
-	    "$1" "$2" "$3" "$JOB_LEDGER_KIND" >> "$JOB_LEDGER" &&
-	    sync "$JOB_LEDGER" "$JOB_DIR" ||
-	    _job_die 74 "cannot write the ledger $JOB_LEDGER"
+	_job_ledger_line "$1" "$2" "$3" "$JOB_LEDGER_KIND" "${4:--}"
+}
+
+ledger_record() {
+	_job_outcome "$1" "$2" "$3" || exit 74
+}
+
+# _job_target_kind TARGET: sftp, box, mail or dir (anything else: a path)
+_job_target_kind() {
+	case $1 in
+	sftp://*) echo sftp ;;
+	box:*) echo box ;;
+	mailto:*) echo mail ;;
+	*) echo dir ;;
+	esac
+}
+
+# Reconciliation, one function a kind of destination:
+# _job_reconcile_KIND TARGET KEY SHA256 DETAIL asks TARGET whether the
+# delivery an interrupted run recorded as an intent (KEY with SHA256;
+# DETAIL as that intent has it) is there.  Returns 0 when it is (the
+# outcome is then recorded: nothing is sent), 1 when it is not (sent
+# again), 2 when only the delivery can ask (it does, before sending), 3
+# when the destination cannot be asked at all, or an exit status (the
+# step fails, nothing is sent).  A new kind (S3) adds a function here and
+# a line in _job_target_kind.
+
+# A directory: TARGET/KEY with SHA256 (read back); the interrupted copy's
+# temporary (DETAIL) is removed.
+_job_reconcile_dir() {
+	case $4 in
+	.*) rm -f -- "${1%/}/$4" ;;
+	esac
+	[ -f "${1%/}/$2" ] || return 1
+	_job_r=$(sha256sum < "${1%/}/$2") || return 74
+	[ "${_job_r%% *}" = "$3" ] || return 1
+}
+
+# SFTP: the login is the job's own, so the delivery asks: job_sftp_put
+# runs sftp-put --skip-same (the final name with our size and SHA-256,
+# read back: nothing sent) --temp DETAIL (the interrupted upload's
+# temporary replaced, then removed).
+_job_reconcile_sftp() {
+	return 2
+}
+
+# Box: the folder's listing (box-get --list) holds KEY with the SHA-1 the
+# intent recorded (DETAIL).
+_job_reconcile_box() {
+	_job_pattern=$(printf '%s' "$2" | sed 's/[][*?\\]/\\&/g')
+	_job_r=0
+	_job_list=$(box-get --folder-path "${1#box:}" --pattern "$_job_pattern" \
+	    --list 2>/dev/null) || _job_r=$?
+	case $_job_r in
+	0) ;;
+	66) return 1 ;;		# no such folder: nothing there
+	*)
+		_job_say "cannot ask Box whether an interrupted run's upload is there (status $_job_r)"
+		return "$_job_r" ;;
+	esac
+	case $_job_list in
+	*",$4" | *",$4
+"*) return 0 ;;
+	esac
+	return 1
+}
+
+# Mail cannot be asked: it is sent again with the same Message-ID.
+_job_reconcile_mail() {
+	return 3
+}
+
+# _job_message_id KEY SHA256: the Message-ID of a delivery by mail, from
+# (job, date, key, content): the same message sent again has the same one
+_job_message_id() {
+	_job_h=$(printf '%s\n%s\n%s\n%s\n' "$JOB_NAME" "$JOB_DATE" "$1" "$2" |
+	    sha256sum)
+	_job_dom=${JOB_MAIL_FROM:-}
+	_job_dom=${_job_dom##*@}
+	case $_job_dom in
+	'' | *[!A-Za-z0-9.-]*) _job_dom=schedfeed.invalid ;;
+	esac
+	printf '<schedfeed.%s.%s.%.32s@%s>\n' "$JOB_NAME" "$JOB_DATE" \
+	    "$_job_h" "$_job_dom"
+}
+
+# _job_random: six letters and digits
+_job_random() {
+	_job_r=$(mktemp -u XXXXXX) || _job_die 70 "mktemp -u failed"
+	printf '%s\n' "${_job_r##*/}"
 }
 
 # _job_deliver SHA256 STEP KEY FILE TARGET CMD...
 _job_deliver() {
+	_job_check_entry "$3" "$1" "$5"
+	_job_tkind=$(_job_target_kind "$5")
+	_job_unknown=0
+	JOB_DELIVER_TEMP=
+	_job_ledger_state "$3" "$5"
+	if [ -n "$_job_pend_sha" ]; then
+		_job_rc=0
+		"_job_reconcile_$_job_tkind" "$5" "$3" "$_job_pend_sha" \
+		    "$_job_pend_detail" || _job_rc=$?
+		case $_job_rc in
+		0)
+			job_log "$2 $3: an earlier run left no outcome; $5 holds it (asked there), recorded"
+			_job_outcome "$3" "$_job_pend_sha" "$5" checked ||
+			    _job_fail "$2" 74 ;;
+		1)
+			job_log "$2 $3: an earlier run left no outcome; $5 does not hold it, sending again" ;;
+		2)
+			# the same temporary, whatever the content now: the
+			# interrupted upload's is replaced, never left behind
+			job_log "$2 $3: an earlier run left no outcome; the delivery asks $5 first"
+			JOB_DELIVER_TEMP=$_job_pend_detail ;;
+		3)
+			if [ "$_job_pend_sha" = "$1" ]; then
+				_job_unknown=1
+			else
+				job_log "$2 $3: an earlier run's delivery of other content to $5 left no outcome; this content is sent"
+			fi ;;
+		*)
+			_job_fail "$2" "$_job_rc" ;;
+		esac
+	fi
 	if ledger_seen "$3" "$1" "$5"; then
-		if [ -n "$_job_out" ] && ! { : > "$_job_out"; } 2>/dev/null; then
+		if [ -n "$_job_out" ] && ! { true > "$_job_out"; } 2>/dev/null; then
 			_job_say "cannot write $_job_out"
 			_job_fail "$2" 73
 		fi
@@ -537,10 +830,50 @@ _job_deliver() {
 		_job_mark_done "$2"
 		return 0
 	fi
+	# what the intent names, for the delivery and for a later run
+	JOB_DELIVER_MESSAGE_ID=
+	JOB_DELIVER_SKIP=$((1 - JOB_FORCE))
+	case $_job_tkind in
+	sftp)
+		case $JOB_DELIVER_TEMP in
+		.*) ;;
+		*) JOB_DELIVER_TEMP=.$3.$(_job_random).part ;;
+		esac
+		_job_detail=$JOB_DELIVER_TEMP ;;
+	dir)
+		JOB_DELIVER_TEMP=.$3.$(_job_random)
+		_job_detail=$JOB_DELIVER_TEMP ;;
+	box)
+		_job_detail=$(sha1sum < "$4") || _job_fail "$2" 66
+		_job_detail=${_job_detail%% *} ;;
+	mail)
+		JOB_DELIVER_MESSAGE_ID=$(_job_message_id "$3" "$1")
+		_job_detail=$JOB_DELIVER_MESSAGE_ID ;;
+	esac
+	# durably before anything is sent: a state disk that cannot take it
+	# means nothing is sent
+	_job_ledger_line "$3" "$1" "$5" intent "$_job_detail" ||
+	    _job_fail "$2" 74
 	_job_step=$2
 	_job_exec 5 "$@"
-	[ "$_job_status" = 0 ] || _job_fail "$2" "$_job_status"
-	ledger_record "$3" "$1" "$5"
+	if [ "$_job_status" != 0 ]; then
+		# A mail whose sending failed with a status: smtp-send said
+		# what happened (and when the message may be in despite it);
+		# its next sending is not one of unknown outcome.  The other
+		# kinds keep the intent open: their destination is asked.
+		[ "$_job_tkind" != mail ] ||
+		    _job_ledger_line "$3" "$1" "$5" failed "status-$_job_status" ||
+		    :
+		_job_fail "$2" "$_job_status"
+	fi
+	if [ "$_job_unknown" = 1 ]; then
+		_job_outcome "$3" "$1" "$5" resent-same-message-id ||
+		    _job_fail "$2" 74
+		job_log "$2 $3 to $5: outcome unknown, resent with the same Message-ID"
+		_job_alert_text "$2" "schedfeed job $JOB_NAME $JOB_DATE step $2: a mail's outcome was unknown after an interrupted run; it was resent with the same Message-ID $JOB_DELIVER_MESSAGE_ID (the recipient may hold it twice, as the same message)"
+	else
+		_job_outcome "$3" "$1" "$5" || _job_fail "$2" 74
+	fi
 	_job_step=
 	_job_mark_done "$2"
 	job_log "$2 ok ($JOB_LEDGER_KIND)"
@@ -563,6 +896,15 @@ job_deliver() {
 	_job_deliver "${_job_sha%% *}" "$@"
 }
 
+# job_sftp_put ARG...: sftp-put ARG... for a job_deliver command: the
+# temporary the intent names (--temp), and --skip-same unless --force
+job_sftp_put() {
+	[ -z "${JOB_DELIVER_TEMP:-}" ] ||
+	    set -- --temp "$JOB_DELIVER_TEMP" "$@"
+	[ "${JOB_DELIVER_SKIP:-0}" = 0 ] || set -- --skip-same "$@"
+	sftp-put "$@"
+}
+
 # _job_csv FIELD: FIELD as one CSV field, quoted when it must be
 _job_csv() {
 	case $1 in
@@ -583,7 +925,14 @@ job_copy_to_dir() {
 	fi
 	# a killed run's temporaries; the lock says none is in use
 	rm -f -- "${2:-/}/.$3."??????
-	if ! _job_copy=$(mktemp "${2:-/}/.$3.XXXXXX" 2>/dev/null); then
+	if [ -n "${JOB_DELIVER_TEMP:-}" ]; then
+		# the name the ledger's intent holds, made afresh
+		_job_copy=${2:-/}/$JOB_DELIVER_TEMP
+		if ! (set -C; true > "$_job_copy") 2>/dev/null; then
+			_job_say "${2:-/}: cannot create a file there"
+			return 73
+		fi
+	elif ! _job_copy=$(mktemp "${2:-/}/.$3.XXXXXX" 2>/dev/null); then
 		_job_say "${2:-/}: cannot create a file there"
 		return 73
 	fi
@@ -602,6 +951,10 @@ job_copy_to_dir() {
 
 job_finish() {
 	rm -rf "$JOB_DIR/steps/$JOB_DATE"
+	if [ "$_job_deferred" != 0 ]; then
+		job_log "done (status $_job_deferred: a step failed, the others went on)"
+		exit "$_job_deferred"
+	fi
 	job_log "done"
 }
 
@@ -696,6 +1049,8 @@ job_mail() {
 	[ -z "${JOB_MAIL_USER:-}" ] || set -- "$@" --user "$JOB_MAIL_USER"
 	[ -z "${JOB_MAIL_CACERT:-}" ] || set -- "$@" --cacert "$JOB_MAIL_CACERT"
 	[ -z "${JOB_MAIL_RETRIES:-}" ] || set -- "$@" --retries "$JOB_MAIL_RETRIES"
+	[ -z "${JOB_DELIVER_MESSAGE_ID:-}" ] ||
+	    set -- "$@" --message-id "$JOB_DELIVER_MESSAGE_ID"
 	while [ "$_job_files" -gt 0 ]; do
 		set -- "$@" "$1"
 		shift

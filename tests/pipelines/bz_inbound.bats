@@ -326,3 +326,37 @@ IF OLD.business_code = 'BZ1002' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 
 	[ "$(mail_count city)" -eq 2 ]
 	[ -z "$(box_left)" ]
 }
+
+@test "a file whose name holds a tab is refused by its index with 65 and an alert; the other files are processed" {
+	smtpd_start alerts
+	export SCHEDFEED_ALERT_TO=ops@site.example SCHEDFEED_ALERT_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_alerts
+	export SCHEDFEED_ALERT_SMTP_CACERT=$CA/ca.pem SCHEDFEED_ALERT_SMTP_USER=feed
+	export SMTP_PASSWORD=$SMTPD_PASSWORD
+	city_file "$(printf 'a\tbad.csv')" "$BZ/approvals.csv"
+	city_file b_good.csv "$BZ/approvals.csv"
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 65 ]
+	log_steps | grep -Eqx 'bz_inbound 2026-11-24 (fetch|file-[0-9]+) failed \(status 65\)'
+	[[ "$output" != *"$(printf 'a\tbad')"* ]]
+	[ "$(requests)" = "$APPLIED" ]
+	[ "$(processed success)" = "./$(date +%Y/%m/%d)/b_good.csv" ]
+	[ "$(mail_count city)" -eq 1 ]
+	[ "$(mail_count alerts)" -ge 1 ]
+	# the refused one stays on Box for someone to look at; no copy here
+	[ "$(box_ctl files | grep -v trashed | grep -c 'bad\.csv')" -eq 1 ]
+	[ "$(box_ctl files | grep -vc trashed)" -eq 1 ]
+	[ -z "$(ls -A "$SCHEDFEED_STATE_DIR/bz_inbound/inbox")" ]
+}
+
+@test "a killed box-get's temporaries in the inbox are removed by the next fetch, whatever their age or name" {
+	mkdir -p "$SCHEDFEED_STATE_DIR/bz_inbound/inbox"
+	printf 'half' > "$SCHEDFEED_STATE_DIR/bz_inbound/inbox/.approvals.csv.Xy12Ab"
+	printf 'half' > "$SCHEDFEED_STATE_DIR/bz_inbound/inbox/.gone.csv.Ab34Cd"
+	touch -d '2 days ago' "$SCHEDFEED_STATE_DIR/bz_inbound/inbox/.gone.csv.Ab34Cd"
+	city_file approvals.csv "$BZ/approvals.csv"
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 0 ]
+	[ -z "$(ls -A "$SCHEDFEED_STATE_DIR/bz_inbound/inbox")" ]
+	[ "$(mail_count city)" -eq 1 ]
+}

@@ -158,7 +158,8 @@ iq_daily 2026-11-23 done" ]
 	[[ "$output" == *" iq_daily 2026-11-23 deliver failed (status 77)"* ]]
 	[[ "$output" != *"archive"* ]]
 	[ -z "$(remote_files)" ]
-	[ ! -e "$LEDGER" ]
+	# an intent, no outcome
+	[ -z "$(ledger_rows)" ] && [ "$(ledger_intents | cut -f2)" = "$NAME" ]
 	[ -z "$(find "$ARCHIVE" -type f)" ]
 	# the feed stays staged, private, for the re-run
 	cmp "$FIX/iq_daily/$NAME" "$STAGING/2026-11-23/$NAME"
@@ -173,6 +174,7 @@ iq_daily 2026-11-23 done" ]
 iq_daily 2026-11-23 feed: past day 2026-11-20, future 2026-11-23 to 2027-01-22, file $NAME
 iq_daily 2026-11-23 query skipped (done in an earlier run)
 iq_daily 2026-11-23 shape skipped (done in an earlier run)
+iq_daily 2026-11-23 deliver $NAME: an earlier run left no outcome; the delivery asks $IQ_DEST first
 iq_daily 2026-11-23 deliver ok (sent)
 iq_daily 2026-11-23 archive ok
 iq_daily 2026-11-23 done" ]
@@ -271,15 +273,16 @@ EOF
 	! pgrep -g "$pgid"
 	# nothing under the final name, only the hidden temporary
 	[ "$(remote_files)" = "${part##*/}" ]
-	[ ! -e "$LEDGER" ]
+	# an intent, no outcome
+	[ -z "$(ledger_rows)" ] && [ "$(ledger_intents | cut -f2)" = "$NAME" ]
 	[ -z "$(find "$ARCHIVE" -type f)" ]
 	cmp "$FIX/iq_daily/$NAME" "$STAGING/2026-11-23/$NAME"
 
-	# The server lets go of the dead session. sftp-put removes a
-	# temporary of the name that is older than its own upload, by the
-	# second (SFTP times are whole seconds): the re-run comes a second on.
+	# The server lets go of the dead session. The re-run comes at once:
+	# the temporary is the one the intent names, replaced whatever its
+	# time stamp (sftp-put --temp), and gone once the file is in place.
+	[ "$(ledger_intents | cut -f5)" = "${part##*/}" ]
 	rm "$SSHD_DIR/hold"
-	sleep 1.1
 	run sh "$JOB" 2026-11-23
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -9,9 +9,14 @@ log_of() {
 }
 
 # ledger_rows: date, key, sha256, target and kind of each delivery in
-# $LEDGER (comments and the time column left out)
+# $LEDGER (comments, intents, the time and detail columns left out)
 ledger_rows() {
-	grep -v '^#' "$LEDGER" | cut -f2-
+	grep -v '^#' "$LEDGER" | awk -F '\t' '$6 != "intent"' | cut -f2-6
+}
+
+# ledger_intents: date, key, sha256, target and detail of each intent
+ledger_intents() {
+	grep -v '^#' "$LEDGER" | awk -F '\t' '$6 == "intent"' | cut -f2-5,7
 }
 
 # sha FILE: its SHA-256 in hex

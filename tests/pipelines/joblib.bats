@@ -37,8 +37,8 @@ hold() {
 
 job_start demo 2024-03-05 "$@"
 job_step extract extract
-# steps run without the lock's fd; the job keeps holding it
-job_step nofd9 sh -c '[ ! -e /proc/self/fd/9 ]'
+# steps hold the lock's fd too: one that outlives the job keeps it
+job_step lockfd sh -c '[ -e /proc/self/fd/9 ]'
 [ -z "${HOLD:-}" ] || job_step hold hold
 job_deliver deliver feed.csv "$JOB_STAGING/feed.csv" "$SHARE" deliver
 job_step archive sh -c 'archive-mv --to "$1" --date "$2" "$3" >> "$4"' sh \
@@ -51,6 +51,7 @@ EOF
 teardown() {
 	# a holder left by a failed lock test lets go
 	touch "$W/release"
+	[ -z "${STATE_MOUNT:-}" ] || umount "$STATE_MOUNT" 2>/dev/null || true
 }
 
 # wait_for FILE: until it exists, 10 s at most
@@ -68,7 +69,7 @@ wait_for() {
 	[ "$status" -eq 0 ]
 	[ "$(log_of "$output")" = "demo 2024-03-05 start
 demo 2024-03-05 extract ok
-demo 2024-03-05 nofd9 ok
+demo 2024-03-05 lockfd ok
 demo 2024-03-05 deliver ok (sent)
 demo 2024-03-05 archive ok
 demo 2024-03-05 done" ]
@@ -78,7 +79,7 @@ demo 2024-03-05 done" ]
 	cmp "$W/source.csv" "$STATE/archive/2024/03/05/feed.csv"
 	[ "$(cat "$W/archived")" = "$STATE/archive/2024/03/05/feed.csv" ]
 	[ ! -e "$STATE/staging/feed.csv" ]
-	[ "$(head -n 1 "$STATE/ledger")" = "# schedfeed ledger of demo: time, date, key, sha256, target, kind (tab-separated)" ]
+	[ "$(head -n 1 "$STATE/ledger")" = "# schedfeed ledger of demo: time, date, key, sha256, target, kind, detail (tab-separated)" ]
 	[ "$(ledger_rows)" = "$(printf '2024-03-05\tfeed.csv\t%s\t%s\tsent' "$(sha "$W/source.csv")" "$SHARE")" ]
 	[ "$(file_mode "$STATE")" = 700 ]
 	[ "$(file_mode "$STATE/ledger")" = 600 ]
@@ -142,9 +143,11 @@ demo 2024-03-05 deliver ok (resent)" ]
 	[ "$status" -eq 69 ]
 	[ "$(log_of "$output")" = "demo 2024-03-05 start
 demo 2024-03-05 extract ok
-demo 2024-03-05 nofd9 ok
+demo 2024-03-05 lockfd ok
 demo 2024-03-05 deliver failed (status 69)" ]
-	[ ! -e "$W/sends" ] && [ ! -e "$STATE/ledger" ]
+	# the intent is in the ledger, no outcome
+	[ ! -e "$W/sends" ] && [ -z "$(ledger_rows)" ]
+	[ "$(ledger_intents | cut -f1,2,4)" = "$(printf '2024-03-05\tfeed.csv\t%s' "$SHARE")" ]
 	[ -e "$STATE/staging/feed.csv" ] && [ ! -e "$STATE/archive/2024" ]
 	staged=$(sha "$STATE/staging/feed.csv")
 	# the source changes meanwhile: the resumed run sends what was staged
@@ -153,7 +156,8 @@ demo 2024-03-05 deliver failed (status 69)" ]
 	[ "$status" -eq 0 ]
 	[ "$(log_of "$output")" = "demo 2024-03-05 start
 demo 2024-03-05 extract skipped (done in an earlier run)
-demo 2024-03-05 nofd9 skipped (done in an earlier run)
+demo 2024-03-05 lockfd skipped (done in an earlier run)
+demo 2024-03-05 deliver feed.csv: an earlier run left no outcome; $SHARE does not hold it, sending again
 demo 2024-03-05 deliver ok (sent)
 demo 2024-03-05 archive ok
 demo 2024-03-05 done" ]
@@ -235,7 +239,7 @@ demo: another run still holds the lock after 1 seconds" ]
 	# ledger keeps it from sending the same file twice
 	[ "$(log_of "$(sed 1d "$W/waiter.out")")" = "demo 2024-03-05 start
 demo 2024-03-05 extract ok
-demo 2024-03-05 nofd9 ok
+demo 2024-03-05 lockfd ok
 demo 2024-03-05 deliver feed.csv already delivered to $SHARE, nothing sent
 demo 2024-03-05 archive ok
 demo 2024-03-05 done" ]
@@ -313,7 +317,7 @@ correction
 new
 same
 demo: ledger: a key or target holds a tab or a newline" ]
-	[ "$(tail -n 1 "$STATE/ledger" | cut -f2-)" = "$(printf '2024-03-05\tf.csv\t%064d\tsftp://h/in\tcorrection' 2)" ]
+	[ "$(tail -n 1 "$STATE/ledger" | cut -f2-)" = "$(printf '2024-03-05\tf.csv\t%064d\tsftp://h/in\tcorrection\t-' 2)" ]
 	# --force: nothing is "seen"; the kinds still tell the truth
 	run sh "$W/ledger.sh" --force
 	[ "$status" -eq 70 ]
@@ -400,4 +404,155 @@ oncall@example.org" ]
 	[ "$(log_of "$output" | tail -n 1)" = "demo 2024-03-05 deliver alert not sent (status 75)" ]
 	grep -qx -- "--from" "$W/alert.argv"
 	[ "$(sed -n '/--from/{n;p}' "$W/alert.argv")" = "schedfeed@$(uname -n)" ]
+}
+
+@test "state, staging or archive directories that are symbolic links or someone else's are refused with 73" {
+	mkdir -p "$W/elsewhere" "$STATE"
+	ln -s "$W/elsewhere" "$STATE/staging"
+	run sh "$W/demo.sh"
+	[ "$status" -eq 73 ]
+	[ "$output" = "demo: $STATE/staging: a symbolic link, or not owned by $(id -un): refused" ]
+	[ -z "$(ls -A "$W/elsewhere")" ]
+	rm "$STATE/staging"
+	[ "$(id -u)" -eq 0 ] || skip "making a directory someone else's needs root"
+	mkdir "$STATE/archive"
+	chown nobody "$STATE/archive"
+	run sh "$W/demo.sh"
+	[ "$status" -eq 73 ]
+	[ "$output" = "demo: $STATE/archive: a symbolic link, or not owned by root: refused" ]
+	[ ! -e "$W/sends" ]
+	# the state directory itself, a planted link
+	rm -rf "$STATE"
+	ln -s "$W/elsewhere" "$STATE"
+	run sh "$W/demo.sh"
+	[ "$status" -eq 73 ]
+	[ "$output" = "demo: $STATE: a symbolic link, or not owned by root: refused" ]
+}
+
+# state_tmpfs SIZE: the state directory on a tmpfs of its own
+state_tmpfs() {
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	mkdir -p "$SCHEDFEED_STATE_DIR"
+	mount -t tmpfs -o "size=$1" tmpfs "$SCHEDFEED_STATE_DIR" 2>/dev/null ||
+	    skip "mounting a tmpfs is not permitted here"
+	STATE_MOUNT=$SCHEDFEED_STATE_DIR
+}
+
+@test "an existing state directory that is read-only: 73 with a message, nothing sent" {
+	state_tmpfs 1m
+	sh "$W/demo.sh" 2>/dev/null
+	rm "$W/sends"
+	mount -o remount,ro "$STATE_MOUNT"
+	run sh "$W/demo.sh" 2024-03-06
+	[ "$status" -eq 73 ]
+	[ "$output" = "demo: cannot open the lock $STATE/lock (a read-only state directory?)" ]
+	[ ! -e "$W/sends" ]
+}
+
+@test "a state disk that cannot take the intent: nothing is sent, 74; with room the run sends once" {
+	state_tmpfs 16k
+	cat > "$W/tight.sh" <<'JOB'
+. "$TOP/pipelines/lib/job.sh"
+job_start demo 2024-03-05
+deliver() {
+	echo sent >> "$W/sends"
+	cp "$W/source.csv" "$SHARE/feed.csv"
+}
+job_deliver deliver feed.csv "$W/source.csv" "$SHARE" deliver
+job_finish
+JOB
+	mkdir -p "$STATE/steps" "$STATE/staging" "$STATE/archive"
+	: > "$STATE/lock"
+	# the job's directories are there; then the disk is full
+	dd if=/dev/zero of="$STATE_MOUNT/filler" bs=1k 2>/dev/null || true
+	run sh "$W/tight.sh"
+	echo "$output"
+	[ "$status" -eq 74 ]
+	[[ "$output" == *"demo: cannot write the ledger $STATE/ledger"* ]]
+	[[ "$output" == *"deliver failed (status 74)"* ]]
+	[ ! -e "$W/sends" ] && [ ! -e "$SHARE/feed.csv" ]
+	rm "$STATE_MOUNT/filler"
+	run sh "$W/tight.sh"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$W/sends")" = sent ]
+}
+
+@test "a delivery the job did not see end (the shell killed): the next run asks the directory, records it, sends nothing" {
+	cat > "$W/crash.sh" <<'JOB'
+. "$TOP/pipelines/lib/job.sh"
+job_start demo 2024-03-05 "$@"
+deliver() {
+	job_copy_to_dir "$W/source.csv" "$SHARE"
+	echo sent >> "$W/sends"
+	# $$ in a subshell is the job's shell
+	[ -z "${CRASH:-}" ] || kill -9 $$
+}
+job_deliver deliver source.csv "$W/source.csv" "$SHARE" deliver
+job_finish
+JOB
+	CRASH=1 run sh "$W/crash.sh"
+	[ "$status" -eq 137 ]
+	[ -z "$(ledger_rows)" ]
+	[ "$(ledger_intents | cut -f2)" = source.csv ]
+	run sh "$W/crash.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(log_of "$output" | grep deliver)" = "demo 2024-03-05 deliver source.csv: an earlier run left no outcome; $SHARE holds it (asked there), recorded
+demo 2024-03-05 deliver source.csv already delivered to $SHARE, nothing sent" ]
+	[ "$(cat "$W/sends")" = sent ]
+	[ "$(ledger_rows | cut -f2,5)" = "$(printf 'source.csv\tsent')" ]
+	[ "$(grep -v '^#' "$LEDGER" | awk -F '\t' '$6 == "sent" { print $7 }')" = checked ]
+	[ "$(ls -A "$SHARE")" = source.csv ]
+}
+
+@test "the Message-ID of a delivery by mail comes from job, date, key and content: the same for a resend" {
+	cat > "$W/mid.sh" <<'JOB'
+. "$TOP/pipelines/lib/job.sh"
+job_start demo 2024-03-05 "$@"
+JOB_MAIL_FROM=feed@site.example
+show() { echo "$JOB_DELIVER_MESSAGE_ID" >> "$W/ids"; }
+job_deliver mail report.csv "$W/source.csv" mailto:hd@health.example show
+job_finish
+JOB
+	sh "$W/mid.sh" 2>/dev/null
+	sh "$W/mid.sh" --force 2>/dev/null
+	[ "$(sort -u "$W/ids" | wc -l)" -eq 1 ]
+	[[ "$(head -1 "$W/ids")" =~ ^\<schedfeed\.demo\.2024-03-05\.[0-9a-f]{32}@site\.example\>$ ]]
+	[ "$(ledger_intents | cut -f5)" = "$(head -1 "$W/ids")
+$(head -1 "$W/ids")" ]
+	printf 'mrn,name\n1,Other\n' > "$W/source.csv"
+	sh "$W/mid.sh" 2>/dev/null
+	[ "$(sort -u "$W/ids" | wc -l)" -eq 2 ]
+}
+
+@test "job_bad_name: control characters, '/', '.' and '..' are bad names; others are not" {
+	cat > "$W/names.sh" <<'JOB'
+. "$TOP/pipelines/lib/job.sh"
+for n in "$(printf 'a\tb')" "$(printf 'a\nb')" "$(printf 'a\033b')" a/b .. . ''; do
+	job_bad_name "$n" || echo "not bad: $n"
+done
+for n in a.pdf 'a b.pdf' 'Núñez.pdf' ..a .a; do
+	job_bad_name "$n" && echo "bad: $n"
+done
+true
+JOB
+	run sh "$W/names.sh"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "a step whose job's shell was killed keeps the lock until it ends: no second run overlaps it" {
+	HOLD=1 sh "$W/demo.sh" > "$W/first.log" 2>&1 3>&- &
+	job=$!
+	wait_for "$W/holding"
+	# the job's shell alone: its step (hold) goes on without it
+	kill -9 "$job"
+	wait "$job" || true
+	run sh "$W/demo.sh"
+	[ "$status" -eq 75 ]
+	[ "$output" = "demo: another run holds the lock" ]
+	touch "$W/release"
+	run sh "$W/demo.sh" --wait=30
+	[ "$status" -eq 0 ]
+	[ "$(wc -l < "$W/sends")" -eq 1 ]
 }

@@ -40,6 +40,7 @@ setup() {
 }
 
 teardown() {
+	smtpd_stop_all
 	box_stop
 	sshd_stop
 }
@@ -77,4 +78,33 @@ MTP/Daily/11-24-2026/patient_2.pdf" ]
 	run sh "$JOB" 2026-11-24
 	[ "$status" -eq 75 ]
 	log_steps | grep -qx 'printer_pdfs 2026-11-24 fetch failed (status 75)'
+}
+
+@test "a PDF whose name holds a tab or a newline is refused by its index with 65 and an alert; the others still go" {
+	export CA=$W/ca
+	make_test_ca "$CA"
+	export SMTPD_USER=feed SMTPD_PASSWORD='mail pass'
+	smtpd_start alerts
+	export SCHEDFEED_ALERT_TO=ops@site.example SCHEDFEED_ALERT_SMTP_URL=smtp://127.0.0.1:$SMTPD_PORT_alerts
+	export SCHEDFEED_ALERT_SMTP_CACERT=$CA/ca.pem SCHEDFEED_ALERT_SMTP_USER=feed
+	export SMTP_PASSWORD=$SMTPD_PASSWORD
+	printf '%%PDF-1.4 bad\n' > "$REMOTE/pickbox/2026-11-24/$(printf 'patient_\t9.pdf')"
+	chown -R "$SFTP_USER" "$REMOTE/pickbox"
+	run sh "$JOB" 2026-11-24
+	echo "$output"
+	[ "$status" -eq 65 ]
+	# refused where the name is seen: by sftp-get (fetch) or by the job
+	# (file-N, N its place among the day's PDFs); never by its name
+	log_steps | grep -Eqx 'printer_pdfs 2026-11-24 (fetch|file-[0-9]+) failed \(status 65\)'
+	[[ "$output" != *"$(printf 'patient_\t9')"* ]]
+	! grep -q "$(printf 'patient_\t9')" "$SCHEDFEED_STATE_DIR/printer_pdfs/log"
+	[ "$(box_ctl files | cut -f1)" = "MTP/Daily/11-24-2026/patient_1.pdf
+MTP/Daily/11-24-2026/patient_2.pdf" ]
+	[ "$(mail_count alerts)" -ge 1 ]
+	log_steps | grep -q 'alert sent'
+	log_steps | grep -qx 'printer_pdfs 2026-11-24 done (status 65: a step failed, the others went on)'
+	# the next run: the good PDFs are not sent again; the bad one again refused
+	run sh "$JOB" 2026-11-24
+	[ "$status" -eq 65 ]
+	[ "$(box_ctl files | cut -f3 | sort -u)" = 1 ]
 }
