@@ -519,7 +519,7 @@ pytds_run() {
 	    except pytds.Error as e:
 	        print(e.number, e.text)
 	EOF
-	[ "$output" = $'70001 x王 1\n8152 String or binary data would be truncated: a value is longer than its column\'s 10 characters.' ]
+	[ "$output" = $'70001 x王 1\n8152 String or binary data would be truncated: a value is longer than its column\'s 10 bytes.' ]
 }
 
 @test "SET PARSEONLY ON prepares statements and runs none; errors are still reported" {

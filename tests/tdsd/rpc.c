@@ -40,6 +40,7 @@ struct typeinfo {
 	size_t fixed;		/* the size of a fixed-length type */
 	int precision;
 	int scale;
+	uint32_t max;		/* the declared size, bytes; 0xffff: MAX */
 };
 
 static uint64_t
@@ -94,7 +95,7 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	case T_MONEYN:
 	case T_DATETIMN:
 	case T_GUID:
-		rd_u8(r);
+		ti->max = rd_u8(r);
 		ti->length_size = 1;
 		ti->kind = type == T_FLTN ? K_FLOAT : type == T_MONEYN ?
 		    K_MONEY : type == T_DATETIMN ? K_DATETIME : type == T_GUID ?
@@ -128,7 +129,8 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	case T_NCHAR:
 	case T_BIGVARBINARY:
 	case T_BIGBINARY:
-		ti->length_size = rd_u16(r) == 0xffff ? 8 : 2;
+		ti->max = rd_u16(r);
+		ti->length_size = ti->max == 0xffff ? 8 : 2;
 		if (type != T_BIGVARBINARY && type != T_BIGBINARY)
 			rd_bytes(r, 5);		/* collation */
 		ti->kind = type == T_NVARCHAR || type == T_NCHAR ? K_NCHAR :
@@ -139,6 +141,7 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	case T_NTEXT:
 	case T_IMAGE:
 		rd_u32(r);
+		ti->max = 0xffff;
 		if (type != T_IMAGE)
 			rd_bytes(r, 5);
 		ti->length_size = 4;
@@ -149,7 +152,7 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	case T_CHAR:
 	case T_VARBINARY:
 	case T_BINARY:
-		rd_u8(r);
+		ti->max = rd_u8(r);
 		if (type == T_VARCHAR || type == T_CHAR)
 			rd_bytes(r, 5);
 		ti->length_size = 1;
@@ -159,6 +162,76 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	default:
 		return -1;
 	}
+}
+
+/* The column a parameter makes in SELECT @name: the type it was sent
+ * as, as SQL Server types it. Returns 0 for an untyped NULL. */
+static int
+param_column(int type, const struct typeinfo *ti, struct column *col)
+{
+	size_t size = ti->length_size == 0 ? ti->fixed : ti->max;
+	int max = ti->max == 0xffff;
+
+	memset(col, 0, sizeof *col);
+	col->precision = ti->precision;
+	col->scale = ti->scale;
+	col->size = (int)size;
+	switch (ti->kind) {
+	case K_NULL:
+		return 0;
+	case K_UINT8:
+		col->type = CT_INT1;
+		break;
+	case K_INT:
+		col->type = type == T_BIT || type == T_BITN ? CT_BIT :
+		    size == 1 ? CT_INT1 : size == 2 ? CT_INT2 : size == 4 ?
+		    CT_INT4 : CT_INT8;
+		break;
+	case K_FLOAT:
+		col->type = size == 4 ? CT_REAL : CT_FLOAT;
+		break;
+	case K_MONEY:
+		col->type = size == 4 ? CT_SMALLMONEY : CT_MONEY;
+		break;
+	case K_DATETIME:
+		col->type = size == 4 ? CT_SMALLDATETIME : CT_DATETIME;
+		break;
+	case K_DECIMAL:
+		col->type = CT_DECIMAL;
+		if (col->precision < 1 || col->precision > 38)
+			col->precision = 38;
+		break;
+	case K_DATE:
+		col->type = CT_DATE;
+		break;
+	case K_TIME:
+		col->type = CT_TIME;
+		break;
+	case K_DATETIME2:
+		col->type = CT_DATETIME2;
+		break;
+	case K_DATETIMEOFFSET:
+		col->type = CT_DATETIMEOFFSET;
+		break;
+	case K_GUID:
+		col->type = CT_GUID;
+		break;
+	case K_NCHAR:
+		col->size = (int)size / 2;
+		col->type = max || col->size < 1 ? CT_NVARCHAR_MAX :
+		    type == T_NCHAR ? CT_NCHAR : CT_NVARCHAR;
+		break;
+	case K_CHAR:
+		col->type = max || size < 1 ? CT_VARCHAR_MAX : type == T_BIGCHAR ||
+		    type == T_CHAR ? CT_CHAR : CT_VARCHAR;
+		break;
+	case K_BINARY:
+		col->type = max || size < 1 ? CT_VARBINARY_MAX :
+		    type == T_BIGBINARY || type == T_BINARY ? CT_BINARY :
+		    CT_VARBINARY;
+		break;
+	}
+	return 1;
 }
 
 /* A PLP value, chunks joined; NULL stays NULL. */
@@ -426,6 +499,7 @@ read_param(struct rd *r, struct param *p, struct sqlmsg *err)
 		v = rd_bytes(r, len);
 	if (r->bad)
 		goto bad;
+	p->typed = param_column(type, &ti, &p->col);
 	if (is_null) {
 		p->type = SQLITE_NULL;
 		free(plp);
@@ -562,5 +636,5 @@ serve_rpc(struct conn *c)
 
 	while (serve_one(c, &r))
 		continue;
-	out_end(c);
+	reply_end(c);
 }

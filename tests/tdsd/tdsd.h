@@ -118,8 +118,24 @@ struct conn {
 
 	int trancount;		/* BEGIN TRAN nesting, as @@TRANCOUNT */
 	uint64_t tran_id;	/* the transaction descriptor we handed out */
+	char tran_name[128];	/* BEGIN TRAN name: ROLLBACK TRAN name is all */
 	int fmtonly;		/* SET FMTONLY ON: metadata only */
 	int parseonly;		/* SET PARSEONLY ON: prepare, run nothing */
+};
+
+/* SQL Server types of result columns and parameters (types.c) */
+enum coltype {
+	CT_INT1, CT_INT2, CT_INT4, CT_INT8, CT_BIT, CT_DECIMAL, CT_MONEY,
+	CT_SMALLMONEY, CT_FLOAT, CT_REAL, CT_DATE, CT_DATETIME,
+	CT_SMALLDATETIME, CT_DATETIME2, CT_DATETIMEOFFSET, CT_TIME, CT_GUID,
+	CT_NVARCHAR, CT_NCHAR, CT_NVARCHAR_MAX, CT_VARCHAR, CT_CHAR,
+	CT_VARCHAR_MAX, CT_VARBINARY, CT_BINARY, CT_VARBINARY_MAX
+};
+struct column {
+	enum coltype type;
+	int size;	/* characters (n types), bytes (varchar, varbinary) */
+	int precision;
+	int scale;
 };
 
 /* A parameter of sp_executesql, converted for sqlite3_bind_*. */
@@ -130,6 +146,8 @@ struct param {
 	double d;
 	char *bytes;		/* text (UTF-8) or blob */
 	size_t len;
+	int typed;		/* col is the type the client sent */
+	struct column col;	/* what SELECT @name gives back */
 };
 
 /* proto.c: buffers, packets, tokens */
@@ -140,6 +158,7 @@ void buf_u16(struct buf *b, unsigned v);
 void buf_u32(struct buf *b, uint32_t v);
 void buf_u64(struct buf *b, uint64_t v);
 size_t buf_ucs2(struct buf *b, const char *utf8, size_t len);
+size_t buf_cp1252(struct buf *b, const char *utf8, size_t len);
 void buf_bvarchar(struct buf *b, const char *utf8);
 void buf_usvarchar(struct buf *b, const char *utf8);
 
@@ -179,6 +198,7 @@ int batch_run(struct batch *bt, const char *sql, const struct param *params,
     size_t param_count);
 void batch_fail(struct batch *bt, const struct sqlmsg *m);
 void batch_end(struct batch *bt, int more);
+void reply_end(struct conn *c);
 size_t skip_all_headers(const struct conn *c);
 void serve_sql_batch(struct conn *c);
 void serve_transaction(struct conn *c);
@@ -189,19 +209,9 @@ void sqlmsg_set(struct sqlmsg *m, int number, const char *fmt, ...)
 void serve_rpc(struct conn *c);
 
 /* types.c: SQL Server types of result columns and parameters */
-enum coltype {
-	CT_INT1, CT_INT2, CT_INT4, CT_INT8, CT_BIT, CT_DECIMAL, CT_MONEY,
-	CT_FLOAT, CT_DATE, CT_DATETIME, CT_DATETIME2, CT_TIME, CT_NVARCHAR,
-	CT_NVARCHAR_MAX, CT_VARBINARY, CT_VARBINARY_MAX
-};
-struct column {
-	enum coltype type;
-	int size;	/* characters (nvarchar) or bytes (varbinary) */
-	int precision;
-	int scale;
-};
 int column_from_decltype(const char *decltype, struct column *col);
 void column_from_value(int storage_class, struct column *col);
+int decimal_from_double(double d, char *out, size_t size);
 void column_downgrade(struct column *col, uint32_t tds_version);
 void put_type_info(struct buf *b, const struct column *col);
 int put_value(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
