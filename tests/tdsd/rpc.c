@@ -198,6 +198,7 @@ param_column(int type, const struct typeinfo *ti, struct column *col)
 		break;
 	case K_DECIMAL:
 		col->type = CT_DECIMAL;
+		col->numeric = type == T_NUMERIC || type == T_NUMERICN;
 		if (col->precision < 1 || col->precision > 38)
 			col->precision = 38;
 		break;

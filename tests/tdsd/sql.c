@@ -21,6 +21,8 @@ enum {
 	CMD_UPDATE = 0xc5
 };
 
+#define NVARCHAR_CHARS 4000	/* past it, an expression is NVARCHAR(MAX) */
+
 enum { TM_BEGIN = 5, TM_COMMIT = 7, TM_ROLLBACK = 8, TM_SAVE = 9 };
 
 /* A result column's type that the select list itself says: a literal,
@@ -48,6 +50,9 @@ struct batch {
 	struct hint *hints;
 	int hint_count;		/* -1: the select list says nothing */
 	size_t hint_cap;
+	const char *sql;	/* the batch for SQLite */
+	size_t from_at;		/* the select list's FROM, or 0 */
+	size_t stmt_end;
 };
 
 /* Words that start a statement: they end a SET's list of options. */
@@ -535,10 +540,23 @@ run_query(struct batch *bt, sqlite3_stmt *stmt, unsigned line)
 			;
 		else if (bt->hint_count == count && bt->hints[i].known)
 			bt->columns[i] = bt->hints[i].col;
-		else
+		else if (rc == SQLITE_ROW && (sqlite3_value_subtype(
+		    sqlite3_column_value(stmt, i)) & 0xc0) == DECIMAL_SUBTYPE) {
+			/* an exact SUM or AVG: DECIMAL(38, s) */
+			memset(&bt->columns[i], 0, sizeof bt->columns[i]);
+			bt->columns[i].type = CT_DECIMAL;
+			bt->columns[i].precision = 38;
+			bt->columns[i].scale = (int)(sqlite3_value_subtype(
+			    sqlite3_column_value(stmt, i)) & 0x3f);
+		} else
 			column_from_value(rc == SQLITE_ROW ?
 			    sqlite3_column_type(stmt, i) : SQLITE_NULL,
 			    &bt->columns[i]);
+		/* a first value too long for NVARCHAR(4000): (MAX) */
+		if (bt->columns[i].type == CT_NVARCHAR && rc == SQLITE_ROW &&
+		    !sqlite3_column_decltype(stmt, i) &&
+		    sqlite3_column_bytes(stmt, i) > NVARCHAR_CHARS)
+			bt->columns[i].type = CT_NVARCHAR_MAX;
 		column_downgrade(&bt->columns[i], c->tds_version);
 	}
 	flush_pending(bt);
@@ -815,9 +833,78 @@ number_column(const char *s, const struct token *t, struct column *col)
 		return 1;
 	}
 	col->type = CT_DECIMAL;
+	col->numeric = 1;
 	col->precision = (int)(digits + frac > 0 ? digits + frac : 1);
 	col->scale = (int)frac;
 	return 1;
+}
+
+/*
+ * SUM(x), AVG(x), MIN(x), MAX(x) of a column: typed from the column's
+ * declared type as SQL Server types them (SUM of DECIMAL(p,s) is
+ * DECIMAL(38,s), of INT an INT, of FLOAT a FLOAT; AVG of INT an INT).
+ * The argument's type comes from preparing "SELECT x FROM ..." with the
+ * statement's own FROM clause.
+ */
+static int
+aggregate_column(struct batch *bt, const char *s, struct token *t, int n,
+    struct column *col)
+{
+	struct conn *c = bt->c;
+	sqlite3_stmt *stmt = NULL;
+	struct column arg;
+	char *sql;
+	int i, ok = 0, is_sum = token_is(s, &t[0], "SUM"),
+	    is_avg = token_is(s, &t[0], "AVG");
+
+	if (!is_sum && !is_avg && !token_is(s, &t[0], "MIN") &&
+	    !token_is(s, &t[0], "MAX"))
+		return 0;
+	if (bt->from_at == 0 || n < 4 || t[1].kind != 'p' ||
+	    s[t[1].at] != '(' || t[n - 1].kind != 'p' ||
+	    s[t[n - 1].at] != ')' || t[n - 1].depth != 0)
+		return 0;
+	for (i = 2; i < n - 1; i++)
+		if (t[i].depth == 0 || token_is(s, &t[i], "DISTINCT"))
+			return 0;
+	sql = xasprintf("SELECT %.*s %.*s", (int)(t[n - 1].at - t[2].at),
+	    bt->sql + t[2].at, (int)(bt->stmt_end - bt->from_at),
+	    bt->sql + bt->from_at);
+	if (sqlite3_prepare_v2(c->db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+	    stmt != NULL && sqlite3_column_count(stmt) == 1 &&
+	    column_from_decltype(sqlite3_column_decltype(stmt, 0), &arg)) {
+		ok = 1;
+		*col = arg;
+		if (is_sum || is_avg) {
+			switch (arg.type) {
+			case CT_DECIMAL:
+				col->precision = 38;
+				if (is_avg && col->scale < 6)
+					col->scale = 6;
+				break;
+			case CT_SMALLMONEY:
+				col->type = CT_MONEY;
+				break;
+			case CT_INT1:
+			case CT_INT2:
+				col->type = CT_INT4;
+				break;
+			case CT_REAL:
+				col->type = CT_FLOAT;
+				break;
+			case CT_MONEY:
+			case CT_INT4:
+			case CT_INT8:
+			case CT_FLOAT:
+				break;
+			default:
+				ok = 0;
+			}
+		}
+	}
+	sqlite3_finalize(stmt);
+	free(sql);
+	return ok;
 }
 
 /* What one item of a select list says of its type. */
@@ -871,6 +958,19 @@ item_column(struct batch *bt, const char *s, struct token *t, int n,
 		col->type = CT_INT4;
 		return 1;
 	}
+	/* COUNT(...) is an int in T-SQL, COUNT_BIG a bigint */
+	if (n >= 3 && (token_is(s, &t[0], "COUNT") ||
+	    token_is(s, &t[0], "COUNT_BIG")) && t[1].kind == 'p' &&
+	    s[t[1].at] == '(' && t[n - 1].kind == 'p' &&
+	    s[t[n - 1].at] == ')' && t[n - 1].depth == 0) {
+		for (i = 2; i < n - 1; i++)
+			if (t[i].depth == 0)
+				return 0;
+		col->type = t[0].len == 5 ? CT_INT4 : CT_INT8;
+		return 1;
+	}
+	if (n >= 4 && t[0].kind == 'w' && aggregate_column(bt, s, t, n, col))
+		return 1;
 	/* CAST(expr AS type) */
 	if (n >= 6 && token_is(s, &t[0], "CAST") && t[1].kind == 'p' &&
 	    s[t[1].at] == '(' && t[n - 1].kind == 'p' &&
@@ -902,15 +1002,30 @@ select_hints(struct batch *bt, size_t start, size_t end)
 	const char *s = bt->orig;
 	struct token t[64], tok;
 	const char *const *w;
-	size_t p = start;
+	size_t p = start, q;
 	int n = 0, depth = 0, items = 0, overflow = 0;
 
 	bt->hint_count = -1;
+	bt->from_at = 0;
+	bt->stmt_end = end;
 	p = lex(s, p, end, &tok);
 	if (!token_is(s, &tok, "SELECT"))
 		return;
+	/* where the FROM clause starts, for aggregate_column */
+	for (q = p; q < end; ) {
+		q = lex(s, q, end, &tok);
+		if (tok.kind == 'p' && s[tok.at] == '(')
+			depth++;
+		else if (tok.kind == 'p' && s[tok.at] == ')')
+			depth--;
+		else if (depth == 0 && token_is(s, &tok, "FROM")) {
+			bt->from_at = tok.at;
+			break;
+		}
+	}
+	depth = 0;
 	for (;;) {
-		size_t q = lex(s, p, end, &tok);
+		q = lex(s, p, end, &tok);
 
 		if (tok.kind == 'w' && depth == 0 && n == 0 && items == 0 &&
 		    (token_is(s, &tok, "DISTINCT") || token_is(s, &tok, "ALL"))) {
@@ -1024,7 +1139,8 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 		 * SQLite reports syntax first, so such a statement parsed to
 		 * its ';' or its end.
 		 */
-		if (bt->checking && !is_syntax_error(sqlite3_errmsg(c->db)))
+		if ((bt->checking || c->parseonly) &&
+		    !is_syntax_error(sqlite3_errmsg(c->db)))
 			return start + statement_extent(sql + start, limit);
 		sqlite_error(bt, line);
 		return strlen(sql);
@@ -1032,8 +1148,15 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 	next = tail ? (size_t)(tail - sql) : strlen(sql);
 	if (stmt == NULL)
 		return next;
-	if (bt->checking) {
+	if (bt->checking || c->parseonly) {
+		/*
+		 * SET PARSEONLY ON: SQL Server checks the syntax and neither
+		 * compiles nor runs the statement, so a table or column that
+		 * is not there goes unreported.
+		 */
 		sqlite3_finalize(stmt);
+		if (!bt->checking)
+			statement_done(bt, 0, 0, 0);
 		return next;
 	}
 	select_hints(bt, start, next);
@@ -1041,14 +1164,7 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 		warn("connection %u: line %u: %.*s", c->spid, line,
 		    (int)(next - start > 200 ? 200 : next - start), sql + start);
 	if (bind_params(bt, stmt, line) == 0) {
-		/*
-		 * SET PARSEONLY ON: SQL Server checks the statement and runs
-		 * nothing. Preparing and binding is tdsd's check (syntax,
-		 * tables, columns, parameters); the statement is not stepped.
-		 */
-		if (c->parseonly)
-			statement_done(bt, 0, 0, 0);
-		else if (sqlite3_column_count(stmt) > 0)
+		if (sqlite3_column_count(stmt) > 0)
 			run_query(bt, stmt, line);
 		else
 			run_command(bt, stmt, first_word, line);
@@ -1077,10 +1193,13 @@ run_set(struct batch *bt, const char *sql, size_t pos, unsigned line)
 		statement_error(bt, &m, line);
 		return strlen(sql);
 	}
+	/* the options end at ON or OFF, a ';', the end of the line or a
+	 * word that starts a statement */
 	for (;;) {
-		while (isspace((unsigned char)sql[p]))
+		while (isspace((unsigned char)sql[p]) &&
+		    (sql[p] != '\n' || last[0] == '\0'))
 			p++;
-		if (sql[p] == '\0')
+		if (sql[p] == '\0' || sql[p] == '\n')
 			break;
 		if (sql[p] == ';') {
 			p++;
@@ -1103,10 +1222,18 @@ run_set(struct batch *bt, const char *sql, size_t pos, unsigned line)
 			parseonly = 1;
 		snprintf(last, sizeof last, "%s", word);
 		p = end;
+		if (strcmp(word, "ON") == 0 || strcmp(word, "OFF") == 0) {
+			while (sql[p] == ' ' || sql[p] == '\t')
+				p++;
+			if (sql[p] == ';')
+				p++;
+			break;
+		}
 	}
 	if (fmtonly && !bt->checking)
 		bt->c->fmtonly = strcmp(last, "ON") == 0;
-	if (parseonly && !bt->checking)
+	/* PARSEONLY takes effect as the batch is parsed: both passes */
+	if (parseonly)
 		bt->c->parseonly = strcmp(last, "ON") == 0;
 	return p;
 }
@@ -1130,7 +1257,7 @@ run_use(struct batch *bt, const char *sql, size_t pos)
 	while (sql[p] && (close ? sql[p] != close : word_char((unsigned char)
 	    sql[p])))
 		p++;
-	if (bt->checking)
+	if (bt->checking || c->parseonly)
 		return skip_name(sql, close && sql[p] ? p + 1 : p, NULL, 0);
 	name = xstrndup(sql + start, p - start);
 	if (close && sql[p])
@@ -1171,7 +1298,7 @@ run_print(struct batch *bt, const char *sql, size_t pos, unsigned line)
 		}
 	}
 	next = sql[p] == ';' ? p + 1 : p;
-	if (bt->checking)
+	if (bt->checking || c->parseonly)
 		return next;
 	query = xasprintf("SELECT %.*s", (int)(p - pos), sql + pos);
 	if (sqlite3_prepare_v2(c->db, query, -1, &stmt, NULL) != SQLITE_OK ||
@@ -1218,7 +1345,7 @@ run_tsql(struct batch *bt, const char *sql, size_t after,
 	if ((strcmp(first_word, "BEGIN") == 0 ||
 	    strcmp(first_word, "SAVE") == 0) && strcmp(second, "TRAN") == 0) {
 		next = skip_name(sql, p, name, sizeof name);
-		if (bt->checking)
+		if (bt->checking || bt->c->parseonly)
 			return (long)next;
 		rc = first_word[0] == 'B' ? tran_begin(bt, name, line) :
 		    tran_save(bt, name, line);
@@ -1232,7 +1359,7 @@ run_tsql(struct batch *bt, const char *sql, size_t after,
 	if (strcmp(second, "TRAN") != 0)
 		p = after;
 	next = skip_name(sql, p, name, sizeof name);
-	if (bt->checking)
+	if (bt->checking || bt->c->parseonly)
 		return (long)next;
 	if ((first_word[0] == 'C' ? tran_commit(bt, 0, line) :
 	    tran_rollback(bt, name, line)) == 0)
@@ -1333,15 +1460,23 @@ batch_run(struct batch *bt, const char *orig, const struct param *params,
 {
 	struct conn *c = bt->c;
 	char *sql = tsql_rewrite(orig);
+	int parseonly = c->parseonly, parsed;
 
 	bt->orig = orig;
+	bt->sql = sql;
 	bt->params = params;
 	bt->param_count = param_count;
 	bt->checking = 1;
 	run_statements(bt, sql);
 	bt->checking = 0;
+	/* the run replays the parse's SET PARSEONLY; after it, the state
+	 * is the parse's, even when an error stopped the run short; a
+	 * batch that did not parse set nothing */
+	parsed = bt->failed ? parseonly : c->parseonly;
+	c->parseonly = parseonly;
 	if (!bt->failed)
 		run_statements(bt, sql);
+	c->parseonly = parsed;
 	free(sql);
 	return bt->failed || c->broken || c->attention ? -1 : 0;
 }

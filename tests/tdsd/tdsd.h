@@ -136,6 +136,8 @@ struct column {
 	int size;	/* characters (n types), bytes (varchar, varbinary) */
 	int precision;
 	int scale;
+	int numeric;	/* DECIMAL sent as NUMERICN, as SQL Server does for
+			 * NUMERIC and numeric literals */
 };
 
 /* A parameter of sp_executesql, converted for sqlite3_bind_*. */
@@ -204,6 +206,11 @@ void serve_sql_batch(struct conn *c);
 void serve_transaction(struct conn *c);
 void sqlmsg_set(struct sqlmsg *m, int number, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* sum.c: exact SUM and AVG; their decimal results carry this subtype,
+ * or'ed with the scale */
+#define DECIMAL_SUBTYPE 0xc0u
+void register_sum(sqlite3 *db);
 
 /* rpc.c */
 void serve_rpc(struct conn *c);

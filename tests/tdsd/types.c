@@ -22,6 +22,7 @@ enum {
 	T_DATETIMEOFFSETN = 0x2b,
 	T_BITN = 0x68,
 	T_DECIMALN = 0x6a,
+	T_NUMERICN = 0x6c,
 	T_FLTN = 0x6d,
 	T_MONEYN = 0x6e,
 	T_DATETIMN = 0x6f,
@@ -320,6 +321,7 @@ column_from_decltype(const char *decl, struct column *col)
 	else if (name_is(name, decimals)) {
 		/* T-SQL's defaults: DECIMAL means DECIMAL(18,0) */
 		col->type = CT_DECIMAL;
+		col->numeric = strcmp(name, "NUMERIC") == 0;
 		col->precision = 18;
 		if (*args) {
 			col->precision = atoi(args);
@@ -451,7 +453,7 @@ put_type_info(struct buf *b, const struct column *col)
 		buf_u8(b, 1);
 		break;
 	case CT_DECIMAL:
-		buf_u8(b, T_DECIMALN);
+		buf_u8(b, col->numeric ? T_NUMERICN : T_DECIMALN);
 		buf_u8(b, decimal_bytes(col->precision));
 		buf_u8(b, col->precision);
 		buf_u8(b, col->scale);
