@@ -24,7 +24,7 @@ start_tdsd() {
 	"$TDSD" -f "$W/db.sqlite" -p 0 "$@" >"$W/tdsd.out" 2>"$W/tdsd.err" &
 	TDSD_PID=$!
 	PORT=
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		PORT=$(sed -n 's/^port \([0-9][0-9]*\)$/\1/p' "$W/tdsd.out" 2>/dev/null)
 		[ -n "$PORT" ] && break
 		sleep 0.05
@@ -542,4 +542,99 @@ pytds_run() {
 	printf 'SET PARSEONLY ON\ngo\nDELETE FROM appt\ngo\nSET PARSEONLY OFF\ngo\nSELECT COUNT(*) AS n FROM appt\ngo\n' |
 		tsql_as schedfeed schedfeed
 	[ "$(cat "$W/out")" = $'n\n4' ]
+}
+
+@test "VARCHAR goes out as VarChar in Windows-1252, as SQL Server keeps it: a character the code page lacks is '?'" {
+	sqlite3 "$W/db.sqlite" "UPDATE appt SET code = 'José €' WHERE id = 1; UPDATE appt SET code = '王' WHERE id = 2"
+	start_tdsd
+	echo "SELECT id, code FROM appt WHERE id < 3 ORDER BY id" | tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'id\tcode\n1\tJosé €\n2\t?' ]
+	freebcp "SELECT code FROM appt WHERE id < 3 ORDER BY id" queryout "$W/bcp.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	[ "$(cat "$W/bcp.txt")" = $'José €\n?' ]
+	run pytds_run <<-'EOF2'
+	with conn() as c, c.cursor() as cur:
+	    cur.execute("SELECT code, CAST('x' AS VARCHAR(3)) AS v, N'王' AS n, 'lit' AS l FROM appt WHERE id = 1")
+	    print(cur.fetchall(), [d[1] for d in cur.description])
+	EOF2
+	# 167 is VARCHAR, 231 NVARCHAR (python-tds's type codes)
+	[ "$output" = "[('José €', 'x', '王', 'lit')] [167, 167, 231, 167]" ]
+}
+
+@test "N'...' literals, in tsql and through sp_executesql" {
+	start_tdsd
+	printf "INSERT INTO visit(appt_id, note) VALUES (1, N'Ñandú 王')\nSELECT note FROM visit WHERE note = N'Ñandú 王' AND 'n' = N'n'\ngo\n" |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'note\nÑandú 王' ]
+	[ ! -s "$W/err" ]
+	run pytds_run <<-'EOF2'
+	with conn() as c, c.cursor() as cur:
+	    print(cur.execute("SELECT N'it''s' AS a, %s AS b", ("n'",)).fetchall())
+	EOF2
+	[ "$output" = "[(\"it's\", \"n'\")]" ]
+}
+
+@test "a syntax error anywhere fails the whole batch before any statement runs" {
+	start_tdsd
+	printf "INSERT INTO visit(appt_id, note) VALUES (1, 'first')\nSELECT 1 AS a\nSELEC 2\ngo\n" | tsql_as schedfeed schedfeed
+	[ ! -s "$W/out" ]
+	grep -q 'Msg 102 (severity 16, state 1) from tdsd Line 3' "$W/err"
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM visit")" = 0 ]
+	# a table made earlier in the batch is no error at parse time
+	printf "CREATE TABLE later (x INT)\nINSERT INTO later VALUES (5)\nSELECT x FROM later\ngo\n" | tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'x\n5' ]
+}
+
+@test "a constraint violation ends its statement (2627 severity 14, 547 severity 16, INFO 3621) and the batch goes on" {
+	start_tdsd
+	printf "INSERT INTO appt(id) VALUES (1)\nINSERT INTO visit(appt_id, note) VALUES (77, 'orphan')\nINSERT INTO visit(appt_id, note) VALUES (1, 'after')\nSELECT note FROM visit\ngo\n" |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'note\nafter' ]
+	grep -q 'Msg 2627 (severity 14, state 1) from tdsd Line 1' "$W/err"
+	grep -q 'Msg 547 (severity 16, state 1) from tdsd Line 2' "$W/err"
+	[ "$(grep -c 'The statement has been terminated.' "$W/err" "$W/out" | awk -F: '{ s += $2 } END { print s }')" -eq 2 ]
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM appt")" = 4 ]
+	# any other error still ends the batch
+	printf "SELECT nosuch FROM appt\nINSERT INTO visit(appt_id, note) VALUES (1, 'never')\ngo\n" | tsql_as schedfeed schedfeed
+	grep -q 'Msg 207' "$W/err"
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM visit WHERE note = 'never'")" = 0 ]
+}
+
+@test "SAVE TRANSACTION and ROLLBACK TRANSACTION name; the transaction's own name undoes all" {
+	start_tdsd
+	tsql_as schedfeed schedfeed <<-'EOF2'
+	BEGIN TRAN outer_t
+	INSERT INTO visit(appt_id, note) VALUES (1, 'kept')
+	SAVE TRANSACTION sp1
+	INSERT INTO visit(appt_id, note) VALUES (1, 'undone')
+	ROLLBACK TRANSACTION sp1
+	COMMIT
+	go
+	BEGIN TRAN outer_t
+	INSERT INTO visit(appt_id, note) VALUES (1, 'all undone')
+	SAVE TRAN sp2
+	ROLLBACK TRAN outer_t
+	SELECT note FROM visit
+	go
+	SAVE TRAN nowhere
+	go
+	BEGIN TRAN
+	ROLLBACK TRAN nosuch
+	go
+	ROLLBACK
+	go
+	EOF2
+	[ "$(cat "$W/out")" = $'note\nkept' ]
+	grep -q 'Msg 628' "$W/err"
+	grep -q 'Msg 6401 .*' "$W/err"
+	grep -q 'Cannot roll back nosuch. No transaction or savepoint of that name was found.' "$W/err"
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT note FROM visit")" = kept ]
+}
+
+@test "decimals are exact: stored values round half away from zero to their scale; SUM and AVG add exactly" {
+	sqlite3 "$W/db.sqlite" "CREATE TABLE amounts (id INT, three DECIMAL(10,3), two DECIMAL(10,2));
+		INSERT INTO amounts VALUES (1, 1.0005, 2.675), (2, -2.5675, -0.125), (3, 0.1, 0.1), (4, 0.2, 0.2)"
+	start_tdsd
+	echo "SELECT three, two FROM amounts ORDER BY id SELECT SUM(two) AS s, AVG(two) AS a FROM amounts WHERE id > 2" |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'three\ttwo\n1.001\t2.68\n-2.568\t-0.13\n0.100\t0.10\n0.200\t0.20\ns\ta\n0.30\t0.150000' ]
 }

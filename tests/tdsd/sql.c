@@ -52,6 +52,7 @@ struct batch {
 	size_t hint_cap;
 	const char *sql;	/* the batch for SQLite */
 	size_t from_at;		/* the select list's FROM, or 0 */
+	const char *prepared;	/* the statement being prepared */
 	size_t stmt_end;
 };
 
@@ -240,7 +241,7 @@ sqlite_error(struct batch *bt, unsigned line)
 	int code = sqlite3_extended_errcode(db);
 	const char *text = sqlite3_errmsg(db);
 	struct sqlmsg m;
-	int number = 50000;
+	int number = 50000, offset, k;
 
 	/* a cancelled statement is acknowledged, not reported */
 	if (bt->c->attention || bt->c->broken)
@@ -259,8 +260,13 @@ sqlite_error(struct batch *bt, unsigned line)
 		number = 208;
 	else if (strncmp(text, "no such column", 14) == 0)
 		number = 207;
-	else if (is_syntax_error(text))
+	else if (is_syntax_error(text)) {
 		number = 102;
+		/* the line of the error itself, as SQL Server gives it */
+		offset = bt->prepared ? sqlite3_error_offset(db) : -1;
+		for (k = 0; k < offset && bt->prepared[k]; k++)
+			line += bt->prepared[k] == '\n';
+	}
 	sqlmsg_set(&m, number, "%s", text);
 	statement_error(bt, &m, line);
 }
@@ -1124,6 +1130,7 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 
 	int limit = tsql_boundary(sql + start), rc;
 
+	bt->prepared = sql + start;
 	rc = sqlite3_prepare_v2(c->db, sql + start, limit, &stmt, &tail);
 	if (rc != SQLITE_OK &&
 	    (split = statement_boundary(c->db, sql + start)) > 0) {
@@ -1143,8 +1150,10 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 		    !is_syntax_error(sqlite3_errmsg(c->db)))
 			return start + statement_extent(sql + start, limit);
 		sqlite_error(bt, line);
+		bt->prepared = NULL;
 		return strlen(sql);
 	}
+	bt->prepared = NULL;
 	next = tail ? (size_t)(tail - sql) : strlen(sql);
 	if (stmt == NULL)
 		return next;
