@@ -638,3 +638,23 @@ pytds_run() {
 		tsql_as schedfeed schedfeed
 	[ "$(cat "$W/out")" = $'three\ttwo\n1.001\t2.68\n-2.568\t-0.13\n0.100\t0.10\n0.200\t0.20\ns\ta\n0.30\t0.150000' ]
 }
+
+@test "bulk load: freebcp in copies every type exactly; a constraint violation loads nothing" {
+	# appt's columns but notes (its newline would end a row of the text file)
+	sqlite3 "$W/db.sqlite" "$(sed -n '/^CREATE TABLE appt (/,/^);/p' "$TOP/tests/fixtures/tdsd/schema.sql" |
+		sed '/notes/d; s/at TIME,/at TIME/; s/CREATE TABLE appt/CREATE TABLE appt2/')"
+	start_tdsd
+	cols="id, patient, code, amount, fee, ratio, active, visits, big, day, starts, stamp, at"
+	freebcp "SELECT $cols FROM appt WHERE id <> 3 ORDER BY id" queryout "$W/out1.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	freebcp appt2 in "$W/out1.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	# (row 3's year 1 is written "1-01-01" by freebcp, which it cannot read back)
+	grep -q '^3 rows copied' "$W/bcp.log"
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM appt2")" = 3 ]
+	freebcp "SELECT $cols FROM appt2 ORDER BY id" queryout "$W/out2.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	diff -u "$W/out1.txt" "$W/out2.txt"
+	# a row that breaks a foreign key: the whole load is rolled back
+	printf '10\t1\tok\n11\t99\tbad\n' >"$W/visits.txt"
+	run freebcp visit in "$W/visits.txt" -c -S tdsd -U schedfeed -P schedfeed
+	[[ "$output" == *"Msg 547"* ]]
+	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM visit")" = 0 ]
+}

@@ -404,6 +404,43 @@ async function main() {
 		assert.deepEqual(n.rows, [[5]]);
 		c2.close();
 	});
+	const bulk = (rows, columns) => new Promise((resolve) => {
+		const bl = c.newBulkLoad('bed', (err, rowCount) => resolve({ err, rowCount }));
+		for (const [name, type, opts] of columns)
+			bl.addColumn(name, type, opts);
+		c.execBulkLoad(bl, rows);
+	});
+	const bedColumns = [['id', TYPES.Int, { nullable: false }], ['ward', TYPES.VarChar, { length: 8, nullable: false }],
+		['label', TYPES.NVarChar, { length: 20, nullable: true }]];
+	await check('bulk load: newBulkLoad/execBulkLoad inserts every row, typed, NULLs too', async () => {
+		const r = await bulk([[100, 'ICU', 'Bett 王'], [101, 'ICU', null], { id: 102, ward: 'ICU', label: 'three' }], bedColumns);
+		assert.equal(r.err, undefined);
+		assert.equal(r.rowCount, 3);
+		const n = await q('SELECT id, label FROM bed WHERE id >= 100 ORDER BY id');
+		assert.deepEqual(n.rows, [[100, 'Bett 王'], [101, null], [102, 'three']]);
+	});
+	await check('bulk load: a row that breaks a foreign key loads none of them (547)', async () => {
+		const r = await bulk([[200, 'ICU', 'ok'], [201, 'NOPE', 'bad']], bedColumns);
+		assert.equal(r.err && r.err.number, 547);
+		const n = await q('SELECT COUNT(*) FROM bed WHERE id >= 200');
+		assert.deepEqual(n.rows, [[0]]);
+	});
+	await check('bulk load: decimals, dates and GUIDs go in exactly', async () => {
+		const r = await new Promise((resolve) => {
+			const bl = c.newBulkLoad('kinds', (err, rowCount) => resolve({ err, rowCount }));
+			bl.addColumn('id', TYPES.Int, { nullable: false });
+			bl.addColumn('dec', TYPES.Decimal, { precision: 10, scale: 2, nullable: true });
+			bl.addColumn('d', TYPES.Date, { nullable: true });
+			bl.addColumn('dt2', TYPES.DateTime2, { scale: 3, nullable: true });
+			bl.addColumn('g', TYPES.UniqueIdentifier, { nullable: true });
+			c.execBulkLoad(bl, [[50, 2.68, new Date(Date.UTC(2024, 1, 29)), new Date(Date.UTC(2024, 0, 5, 8, 30, 0, 250)),
+				'6f9619ff-8b86-d011-b42d-00c04fc964ff']]);
+		});
+		assert.equal(r.rowCount, 1);
+		const n = await q('SELECT dec, d, dt2, g FROM kinds WHERE id = 50');
+		assert.deepEqual(n.rows, [[2.68, new Date(Date.UTC(2024, 1, 29)), new Date(Date.UTC(2024, 0, 5, 8, 30, 0, 250)),
+			'6F9619FF-8B86-D011-B42D-00C04FC964FF']]);
+	});
 	await check('reset: reset() and the connection goes on', async () => {
 		await new Promise((resolve, reject) => c.reset((err) => (err ? reject(err) : resolve())));
 		const n = await q('SELECT 6');

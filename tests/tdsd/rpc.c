@@ -27,22 +27,6 @@ enum {
 	T_NVARCHAR = 0xe7, T_NCHAR = 0xef
 };
 
-/* How a parameter's bytes are read, once its length is known. */
-enum kind {
-	K_NULL, K_INT, K_UINT8, K_FLOAT, K_MONEY, K_DATETIME, K_DECIMAL,
-	K_DATE, K_TIME, K_DATETIME2, K_DATETIMEOFFSET, K_GUID, K_NCHAR,
-	K_CHAR, K_BINARY
-};
-
-struct typeinfo {
-	enum kind kind;
-	int length_size;	/* 0 fixed, 1, 2, 4 bytes; 8 PLP */
-	size_t fixed;		/* the size of a fixed-length type */
-	int precision;
-	int scale;
-	uint32_t max;		/* the declared size, bytes; 0xffff: MAX */
-};
-
 static uint64_t
 le(const unsigned char *p, size_t n)
 {
@@ -82,7 +66,7 @@ fixed_type(int type, struct typeinfo *ti)
 }
 
 /* Reads TYPE_INFO; returns -1 for a type tdsd does not take. */
-static int
+int
 read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 {
 	memset(ti, 0, sizeof *ti);
@@ -455,33 +439,27 @@ convert(struct param *p, const struct typeinfo *ti, const unsigned char *v,
 	return -1;
 }
 
-/* One parameter: name, status, TYPE_INFO, value. */
-static int
-read_param(struct rd *r, struct param *p, struct sqlmsg *err)
+/*
+ * A value of the type ti says (its length, then its bytes) into p, as
+ * SQLite binds it; p->col is the SQL Server type it came as. Returns -1
+ * when the bytes are malformed.
+ */
+int
+read_value(struct rd *r, int type, const struct typeinfo *ti,
+    struct param *p)
 {
 	const unsigned char *v = NULL;
 	unsigned char *plp = NULL;
-	struct typeinfo ti;
 	size_t len = 0;
-	int type, is_null = 0, rc;
+	int is_null = 0, rc;
 
-	p->name = rd_ucs2(r, rd_u8(r));
-	rd_u8(r);	/* status: an OUTPUT parameter is taken as input */
-	type = rd_u8(r);
-	if (read_typeinfo(r, type, &ti) < 0) {
-		sqlmsg_set(err, 8016, "The incoming tabular data stream (TDS) "
-		    "remote procedure call (RPC) protocol stream is incorrect: "
-		    "parameter %s has data type 0x%02x, which tdsd does not "
-		    "take.", p->name, type);
-		return -1;
-	}
-	switch (ti.length_size) {
+	switch (ti->length_size) {
 	case 0:
-		len = ti.fixed;
+		len = ti->fixed;
 		break;
 	case 1:
 		len = rd_u8(r);
-		is_null = len == 0 && ti.kind != K_CHAR && ti.kind != K_BINARY;
+		is_null = len == 0 && ti->kind != K_CHAR && ti->kind != K_BINARY;
 		break;
 	case 2:
 		len = rd_u16(r);
@@ -496,21 +474,40 @@ read_param(struct rd *r, struct param *p, struct sqlmsg *err)
 		v = plp;
 		break;
 	}
-	if (ti.length_size != 8 && !is_null)
+	if (ti->length_size != 8 && !is_null)
 		v = rd_bytes(r, len);
 	if (r->bad)
-		goto bad;
-	p->typed = param_column(type, &ti, &p->col);
+		return -1;
+	p->typed = param_column(type, ti, &p->col);
 	if (is_null) {
 		p->type = SQLITE_NULL;
 		free(plp);
 		return 0;
 	}
-	rc = convert(p, &ti, v ? v : (const unsigned char *)"", len);
+	rc = convert(p, ti, v ? v : (const unsigned char *)"", len);
 	free(plp);
-	if (rc == 0)
+	return rc;
+}
+
+/* One parameter: name, status, TYPE_INFO, value. */
+static int
+read_param(struct rd *r, struct param *p, struct sqlmsg *err)
+{
+	struct typeinfo ti;
+	int type;
+
+	p->name = rd_ucs2(r, rd_u8(r));
+	rd_u8(r);	/* status: an OUTPUT parameter is taken as input */
+	type = rd_u8(r);
+	if (read_typeinfo(r, type, &ti) < 0) {
+		sqlmsg_set(err, 8016, "The incoming tabular data stream (TDS) "
+		    "remote procedure call (RPC) protocol stream is incorrect: "
+		    "parameter %s has data type 0x%02x, which tdsd does not "
+		    "take.", p->name, type);
+		return -1;
+	}
+	if (read_value(r, type, &ti, p) == 0)
 		return 0;
-bad:
 	sqlmsg_set(err, 8016, "The incoming tabular data stream (TDS) remote "
 	    "procedure call (RPC) protocol stream is incorrect: parameter %s "
 	    "is malformed.", p->name);

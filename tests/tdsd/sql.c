@@ -441,6 +441,26 @@ find_param(const struct batch *bt, const char *name, size_t *positional)
 	return NULL;
 }
 
+/* Binds one value; the value must outlive the statement's step. */
+int
+bind_value(sqlite3_stmt *stmt, int i, const struct param *p)
+{
+	switch (p->type) {
+	case SQLITE_INTEGER:
+		return sqlite3_bind_int64(stmt, i, p->i);
+	case SQLITE_FLOAT:
+		return sqlite3_bind_double(stmt, i, p->d);
+	case SQLITE_TEXT:
+		return sqlite3_bind_text(stmt, i, p->bytes, (int)p->len,
+		    SQLITE_STATIC);
+	case SQLITE_BLOB:
+		return sqlite3_bind_blob(stmt, i, p->bytes, (int)p->len,
+		    SQLITE_STATIC);
+	default:
+		return sqlite3_bind_null(stmt, i);
+	}
+}
+
 static int
 bind_params(struct batch *bt, sqlite3_stmt *stmt, unsigned line)
 {
@@ -460,25 +480,7 @@ bind_params(struct batch *bt, sqlite3_stmt *stmt, unsigned line)
 			statement_error(bt, &m, line);
 			return -1;
 		}
-		switch (p->type) {
-		case SQLITE_INTEGER:
-			rc = sqlite3_bind_int64(stmt, i, p->i);
-			break;
-		case SQLITE_FLOAT:
-			rc = sqlite3_bind_double(stmt, i, p->d);
-			break;
-		case SQLITE_TEXT:
-			rc = sqlite3_bind_text(stmt, i, p->bytes, (int)p->len,
-			    SQLITE_STATIC);
-			break;
-		case SQLITE_BLOB:
-			rc = sqlite3_bind_blob(stmt, i, p->bytes, (int)p->len,
-			    SQLITE_STATIC);
-			break;
-		default:
-			rc = sqlite3_bind_null(stmt, i);
-			break;
-		}
+		rc = bind_value(stmt, i, p);
 		if (rc != SQLITE_OK) {
 			sqlite_error(bt, line);
 			return -1;
@@ -1351,6 +1353,8 @@ run_tsql(struct batch *bt, const char *sql, size_t after,
 	p = word_at(sql, skip_blank(sql, after), second, sizeof second);
 	if (strcmp(second, "TRANSACTION") == 0 || strcmp(second, "WORK") == 0)
 		strcpy(second, "TRAN");
+	if (strcmp(first_word, "INSERT") == 0 && strcmp(second, "BULK") == 0)
+		return run_insert_bulk(bt, sql, p);
 	if ((strcmp(first_word, "BEGIN") == 0 ||
 	    strcmp(first_word, "SAVE") == 0) && strcmp(second, "TRAN") == 0) {
 		next = skip_name(sql, p, name, sizeof name);
@@ -1381,6 +1385,32 @@ void
 batch_fail(struct batch *bt, const struct sqlmsg *m)
 {
 	statement_error(bt, m, 1);
+}
+
+/* For requests other than batches (a bulk load): SQLite's last error,
+ * and a statement's DONE. */
+void
+batch_sqlite_error(struct batch *bt)
+{
+	sqlite_error(bt, 1);
+}
+
+void
+batch_done(struct batch *bt, unsigned status, uint64_t count)
+{
+	statement_done(bt, status, CMD_INSERT, count);
+}
+
+struct conn *
+batch_conn(const struct batch *bt)
+{
+	return bt->c;
+}
+
+int
+batch_checking(const struct batch *bt)
+{
+	return bt->checking || bt->c->parseonly;
 }
 
 struct batch *

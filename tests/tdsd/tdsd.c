@@ -163,6 +163,9 @@ serve_connection(void *arg)
 		case PKT_TRANSACTION:
 			serve_transaction(c);
 			break;
+		case PKT_BULK:
+			serve_bulk(c);
+			break;
 		case PKT_ATTENTION:
 			/* the reply it meant to cancel was already complete */
 			attention_ack(c);
@@ -185,6 +188,7 @@ out:
 	buf_free(&c->tok);
 	free(c->user);
 	free(c->database);
+	free(c->bulk_table);
 	free(c);
 	return NULL;
 }

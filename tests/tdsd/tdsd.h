@@ -13,6 +13,7 @@ enum {
 	PKT_RPC = 0x03,
 	PKT_REPLY = 0x04,
 	PKT_ATTENTION = 0x06,
+	PKT_BULK = 0x07,
 	PKT_TRANSACTION = 0x0e,
 	PKT_LOGIN7 = 0x10,
 	PKT_PRELOGIN = 0x12
@@ -121,6 +122,7 @@ struct conn {
 	char tran_name[128];	/* BEGIN TRAN name: ROLLBACK TRAN name is all */
 	int fmtonly;		/* SET FMTONLY ON: metadata only */
 	int parseonly;		/* SET PARSEONLY ON: prepare, run nothing */
+	char *bulk_table;	/* INSERT BULK's table: a bulk load follows */
 };
 
 /* SQL Server types of result columns and parameters (types.c) */
@@ -150,6 +152,23 @@ struct param {
 	size_t len;
 	int typed;		/* col is the type the client sent */
 	struct column col;	/* what SELECT @name gives back */
+};
+
+/* The type of a value a client sends: an RPC parameter, a bulk row's
+ * column (rpc.c) */
+enum kind {
+	K_NULL, K_INT, K_UINT8, K_FLOAT, K_MONEY, K_DATETIME, K_DECIMAL,
+	K_DATE, K_TIME, K_DATETIME2, K_DATETIMEOFFSET, K_GUID, K_NCHAR,
+	K_CHAR, K_BINARY
+};
+
+struct typeinfo {
+	enum kind kind;
+	int length_size;	/* 0 fixed, 1, 2, 4 bytes; 8 PLP */
+	size_t fixed;		/* the size of a fixed-length type */
+	int precision;
+	int scale;
+	uint32_t max;		/* the declared size, bytes; 0xffff: MAX */
 };
 
 /* proto.c: buffers, packets, tokens */
@@ -200,6 +219,11 @@ int batch_run(struct batch *bt, const char *sql, const struct param *params,
     size_t param_count);
 void batch_fail(struct batch *bt, const struct sqlmsg *m);
 void batch_end(struct batch *bt, int more);
+void batch_sqlite_error(struct batch *bt);
+void batch_done(struct batch *bt, unsigned status, uint64_t count);
+int batch_checking(const struct batch *bt);
+struct conn *batch_conn(const struct batch *bt);
+int bind_value(sqlite3_stmt *stmt, int i, const struct param *p);
 void reply_end(struct conn *c);
 size_t skip_all_headers(const struct conn *c);
 void serve_sql_batch(struct conn *c);
@@ -214,6 +238,13 @@ void register_sum(sqlite3 *db);
 
 /* rpc.c */
 void serve_rpc(struct conn *c);
+int read_typeinfo(struct rd *r, int type, struct typeinfo *ti);
+int read_value(struct rd *r, int type, const struct typeinfo *ti,
+    struct param *p);
+
+/* bulk.c: INSERT BULK and the bulk load that follows */
+long run_insert_bulk(struct batch *bt, const char *sql, size_t after);
+void serve_bulk(struct conn *c);
 
 /* types.c: SQL Server types of result columns and parameters */
 int column_from_decltype(const char *decltype, struct column *col);
