@@ -18,9 +18,17 @@ teardown() {
 	fi
 }
 
+# db SQL: sqlite3 on the test's database, waiting out the moment a
+# closing connection of tdsd's checkpoints the WAL
+db() {
+	sqlite3 -cmd ".timeout 30000" "$W/db.sqlite" "$@"
+}
+
 # start_tdsd [OPTION...]: tdsd over $W/db.sqlite on a free port; sets
 # PORT and points FreeTDS at a private freetds.conf naming it "tdsd".
 start_tdsd() {
+	# made here: the server opens it in the background, maybe after sed
+	: >"$W/tdsd.out"
 	"$TDSD" -f "$W/db.sqlite" -p 0 "$@" >"$W/tdsd.out" 2>"$W/tdsd.err" &
 	TDSD_PID=$!
 	PORT=
@@ -312,7 +320,7 @@ pytds_run() {
 
 @test "constraint failures are 2627 and 547; a value that does not fit is 245" {
 	start_tdsd
-	sqlite3 "$W/db.sqlite" "INSERT INTO appt(id, visits) VALUES (5, 'many')"
+	db "INSERT INTO appt(id, visits) VALUES (5, 'many')"
 	run pytds_run <<-'EOF'
 	with conn() as c, c.cursor() as cur:
 	    for sql in ("INSERT INTO appt(id) VALUES (1)",
@@ -394,7 +402,7 @@ pytds_run() {
 	EOF
 	[ "$(cat "$W/out")" = $'inside\n1\nafter_rollback\n0\nnote\nkept' ]
 	grep -q "Msg 3902" "$W/err"
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT note FROM visit")" = kept ]
+	[ "$(db "SELECT note FROM visit")" = kept ]
 }
 
 @test "python3-tds transactions (autocommit off) commit and roll back" {
@@ -449,7 +457,7 @@ pytds_run() {
 	wait "$b"
 	[ "$(cat "$W/a.out")" = "done A" ]
 	[ "$(cat "$W/b.out")" = "done B" ]
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT note, COUNT(*) FROM visit GROUP BY note")" = $'A|40\nB|40' ]
+	[ "$(db "SELECT note, COUNT(*) FROM visit GROUP BY note")" = $'A|40\nB|40' ]
 	# one connection holds a result open while another writes and reads
 	run pytds_run <<-'EOF'
 	with conn() as c1, c1.cursor() as r, conn() as c2, c2.cursor() as w:
@@ -505,7 +513,7 @@ pytds_run() {
 }
 
 @test "NVARCHAR(MAX) text crosses packets; text longer than its column is 8152" {
-	sqlite3 "$W/db.sqlite" "UPDATE appt SET notes = printf('%.*c', 70000, 'x') || '王' WHERE id = 1;
+	db "UPDATE appt SET notes = printf('%.*c', 70000, 'x') || '王' WHERE id = 1;
 		UPDATE appt SET code = 'ABCDEFGHIJK' WHERE id = 2"
 	start_tdsd
 	run pytds_run <<-'EOF'
@@ -527,7 +535,7 @@ pytds_run() {
 	echo "SET PARSEONLY ON INSERT INTO appt (id) VALUES (99) DELETE FROM appt SET PARSEONLY OFF SELECT COUNT(*) AS n FROM appt" |
 		tsql_as schedfeed schedfeed
 	[ "$(cat "$W/out")" = $'n\n4' ]
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM appt")" = 4 ]
+	[ "$(db "SELECT COUNT(*) FROM appt")" = 4 ]
 	# SQL Server parses without compiling: names are not looked up
 	printf 'SET PARSEONLY ON\nSELECT nope FROM appt\nSELECT id FROM nowhere\nBEGIN TRAN\nSET PARSEONLY OFF\ngo\nSELECT 5 AS five\ngo\n' |
 		tsql_as schedfeed schedfeed
@@ -545,7 +553,7 @@ pytds_run() {
 }
 
 @test "VARCHAR goes out as VarChar in Windows-1252, as SQL Server keeps it: a character the code page lacks is '?'" {
-	sqlite3 "$W/db.sqlite" "UPDATE appt SET code = 'José €' WHERE id = 1; UPDATE appt SET code = '王' WHERE id = 2"
+	db "UPDATE appt SET code = 'José €' WHERE id = 1; UPDATE appt SET code = '王' WHERE id = 2"
 	start_tdsd
 	echo "SELECT id, code FROM appt WHERE id < 3 ORDER BY id" | tsql_as schedfeed schedfeed
 	[ "$(cat "$W/out")" = $'id\tcode\n1\tJosé €\n2\t?' ]
@@ -578,7 +586,7 @@ pytds_run() {
 	printf "INSERT INTO visit(appt_id, note) VALUES (1, 'first')\nSELECT 1 AS a\nSELEC 2\ngo\n" | tsql_as schedfeed schedfeed
 	[ ! -s "$W/out" ]
 	grep -q 'Msg 102 (severity 16, state 1) from tdsd Line 3' "$W/err"
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM visit")" = 0 ]
+	[ "$(db "SELECT COUNT(*) FROM visit")" = 0 ]
 	# a table made earlier in the batch is no error at parse time
 	printf "CREATE TABLE later (x INT)\nINSERT INTO later VALUES (5)\nSELECT x FROM later\ngo\n" | tsql_as schedfeed schedfeed
 	[ "$(cat "$W/out")" = $'x\n5' ]
@@ -592,11 +600,11 @@ pytds_run() {
 	grep -q 'Msg 2627 (severity 14, state 1) from tdsd Line 1' "$W/err"
 	grep -q 'Msg 547 (severity 16, state 1) from tdsd Line 2' "$W/err"
 	[ "$(grep -c 'The statement has been terminated.' "$W/err" "$W/out" | awk -F: '{ s += $2 } END { print s }')" -eq 2 ]
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM appt")" = 4 ]
+	[ "$(db "SELECT COUNT(*) FROM appt")" = 4 ]
 	# any other error still ends the batch
 	printf "SELECT nosuch FROM appt\nINSERT INTO visit(appt_id, note) VALUES (1, 'never')\ngo\n" | tsql_as schedfeed schedfeed
 	grep -q 'Msg 207' "$W/err"
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM visit WHERE note = 'never'")" = 0 ]
+	[ "$(db "SELECT COUNT(*) FROM visit WHERE note = 'never'")" = 0 ]
 }
 
 @test "SAVE TRANSACTION and ROLLBACK TRANSACTION name; the transaction's own name undoes all" {
@@ -627,11 +635,11 @@ pytds_run() {
 	grep -q 'Msg 628' "$W/err"
 	grep -q 'Msg 6401 .*' "$W/err"
 	grep -q 'Cannot roll back nosuch. No transaction or savepoint of that name was found.' "$W/err"
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT note FROM visit")" = kept ]
+	[ "$(db "SELECT note FROM visit")" = kept ]
 }
 
 @test "decimals are exact: stored values round half away from zero to their scale; SUM and AVG add exactly" {
-	sqlite3 "$W/db.sqlite" "CREATE TABLE amounts (id INT, three DECIMAL(10,3), two DECIMAL(10,2));
+	db "CREATE TABLE amounts (id INT, three DECIMAL(10,3), two DECIMAL(10,2));
 		INSERT INTO amounts VALUES (1, 1.0005, 2.675), (2, -2.5675, -0.125), (3, 0.1, 0.1), (4, 0.2, 0.2)"
 	start_tdsd
 	echo "SELECT three, two FROM amounts ORDER BY id SELECT SUM(two) AS s, AVG(two) AS a FROM amounts WHERE id > 2" |
@@ -641,7 +649,7 @@ pytds_run() {
 
 @test "bulk load: freebcp in copies every type exactly; a constraint violation loads nothing" {
 	# appt's columns but notes (its newline would end a row of the text file)
-	sqlite3 "$W/db.sqlite" "$(sed -n '/^CREATE TABLE appt (/,/^);/p' "$TOP/tests/fixtures/tdsd/schema.sql" |
+	db "$(sed -n '/^CREATE TABLE appt (/,/^);/p' "$TOP/tests/fixtures/tdsd/schema.sql" |
 		sed '/notes/d; s/at TIME,/at TIME/; s/CREATE TABLE appt/CREATE TABLE appt2/')"
 	start_tdsd
 	cols="id, patient, code, amount, fee, ratio, active, visits, big, day, starts, stamp, at"
@@ -649,12 +657,12 @@ pytds_run() {
 	freebcp appt2 in "$W/out1.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
 	# (row 3's year 1 is written "1-01-01" by freebcp, which it cannot read back)
 	grep -q '^3 rows copied' "$W/bcp.log"
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM appt2")" = 3 ]
+	[ "$(db "SELECT COUNT(*) FROM appt2")" = 3 ]
 	freebcp "SELECT $cols FROM appt2 ORDER BY id" queryout "$W/out2.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
 	diff -u "$W/out1.txt" "$W/out2.txt"
 	# a row that breaks a foreign key: the whole load is rolled back
 	printf '10\t1\tok\n11\t99\tbad\n' >"$W/visits.txt"
 	run freebcp visit in "$W/visits.txt" -c -S tdsd -U schedfeed -P schedfeed
 	[[ "$output" == *"Msg 547"* ]]
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM visit")" = 0 ]
+	[ "$(db "SELECT COUNT(*) FROM visit")" = 0 ]
 }

@@ -5,6 +5,7 @@
  * decimal that reads back as it (what was written), and the result is
  * marked with a subtype that types its column DECIMAL(38, s). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,10 +132,20 @@ step(struct acc *a, sqlite3_value *value, int sign)
 		add_scaled(a, v, scale, sign);
 }
 
+/* SQLite's aggregate context is 8-byte aligned; an __int128 wants 16 */
+static struct acc *
+acc_of(sqlite3_context *ctx, int create)
+{
+	unsigned char *p = sqlite3_aggregate_context(ctx, create ?
+	    (int)sizeof(struct acc) + 16 : 0);
+
+	return p ? (struct acc *)(((uintptr_t)p + 15) & ~(uintptr_t)15) : NULL;
+}
+
 static void
 sum_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	struct acc *a = sqlite3_aggregate_context(ctx, sizeof *a);
+	struct acc *a = acc_of(ctx, 1);
 
 	(void)argc;
 	if (a)
@@ -144,7 +155,7 @@ sum_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static void
 sum_inverse(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	struct acc *a = sqlite3_aggregate_context(ctx, sizeof *a);
+	struct acc *a = acc_of(ctx, 1);
 
 	(void)argc;
 	if (a)
@@ -193,7 +204,7 @@ result_decimal(sqlite3_context *ctx, i128 v, int scale)
 static void
 sum_value(sqlite3_context *ctx)
 {
-	struct acc *a = sqlite3_aggregate_context(ctx, 0);
+	struct acc *a = acc_of(ctx, 0);
 
 	if (a == NULL || a->count == 0) {
 		sqlite3_result_null(ctx);
@@ -214,7 +225,7 @@ sum_value(sqlite3_context *ctx)
 static void
 avg_value(sqlite3_context *ctx)
 {
-	struct acc *a = sqlite3_aggregate_context(ctx, 0);
+	struct acc *a = acc_of(ctx, 0);
 	int scale;
 	i128 v, q;
 
