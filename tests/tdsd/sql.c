@@ -522,6 +522,37 @@ cancelled(struct conn *c)
 	return poll_attention(c, 0);
 }
 
+/*
+ * The type of result column i: its declared type; else what the select
+ * list says (select_hints); else an exact SUM or AVG's DECIMAL(38, s);
+ * else the type of the first row's value (has_row), NVARCHAR(MAX) for
+ * text too long for NVARCHAR(4000).
+ */
+static void
+result_column(const struct batch *bt, sqlite3_stmt *stmt, int i,
+    int has_row, int count, struct column *col)
+{
+	unsigned subtype = has_row ?
+	    sqlite3_value_subtype(sqlite3_column_value(stmt, i)) : 0;
+
+	if (column_from_decltype(sqlite3_column_decltype(stmt, i), col))
+		return;
+	if (bt->hint_count == count && bt->hints[i].known) {
+		*col = bt->hints[i].col;
+	} else if ((subtype & 0xc0) == DECIMAL_SUBTYPE) {
+		memset(col, 0, sizeof *col);
+		col->type = CT_DECIMAL;
+		col->precision = 38;
+		col->scale = (int)(subtype & 0x3f);
+	} else {
+		column_from_value(has_row ? sqlite3_column_type(stmt, i) :
+		    SQLITE_NULL, col);
+		if (col->type == CT_NVARCHAR && has_row &&
+		    sqlite3_column_bytes(stmt, i) > NVARCHAR_CHARS)
+			col->type = CT_NVARCHAR_MAX;
+	}
+}
+
 /* A statement with result columns: COLMETADATA, ROWs, DONE. */
 static void
 run_query(struct batch *bt, sqlite3_stmt *stmt, unsigned line)
@@ -543,28 +574,8 @@ run_query(struct batch *bt, sqlite3_stmt *stmt, unsigned line)
 		bt->column_cap = count;
 	}
 	for (i = 0; i < count; i++) {
-		if (column_from_decltype(sqlite3_column_decltype(stmt, i),
-		    &bt->columns[i]))
-			;
-		else if (bt->hint_count == count && bt->hints[i].known)
-			bt->columns[i] = bt->hints[i].col;
-		else if (rc == SQLITE_ROW && (sqlite3_value_subtype(
-		    sqlite3_column_value(stmt, i)) & 0xc0) == DECIMAL_SUBTYPE) {
-			/* an exact SUM or AVG: DECIMAL(38, s) */
-			memset(&bt->columns[i], 0, sizeof bt->columns[i]);
-			bt->columns[i].type = CT_DECIMAL;
-			bt->columns[i].precision = 38;
-			bt->columns[i].scale = (int)(sqlite3_value_subtype(
-			    sqlite3_column_value(stmt, i)) & 0x3f);
-		} else
-			column_from_value(rc == SQLITE_ROW ?
-			    sqlite3_column_type(stmt, i) : SQLITE_NULL,
-			    &bt->columns[i]);
-		/* a first value too long for NVARCHAR(4000): (MAX) */
-		if (bt->columns[i].type == CT_NVARCHAR && rc == SQLITE_ROW &&
-		    !sqlite3_column_decltype(stmt, i) &&
-		    sqlite3_column_bytes(stmt, i) > NVARCHAR_CHARS)
-			bt->columns[i].type = CT_NVARCHAR_MAX;
+		result_column(bt, stmt, i, rc == SQLITE_ROW, count,
+		    &bt->columns[i]);
 		column_downgrade(&bt->columns[i], c->tds_version);
 	}
 	flush_pending(bt);
