@@ -151,6 +151,23 @@ async function main() {
 		assert.equal(m.big.dataLength, 8);
 	});
 
+	await check("VARCHAR keeps Windows-1252, as SQL Server: 'Ñ€' stays, '王' becomes '?'", async () => {
+		await q("INSERT INTO ward(code, name) VALUES ('Ñ€', N'x'), ('王', N'y')");
+		const r = await q("SELECT code FROM ward WHERE name IN ('x', 'y') ORDER BY name");
+		assert.deepEqual(r.rows, [['Ñ€'], ['?']]);
+	});
+	await check('TDS 7.2: DATE and TIME come as NVarChar text, the rest as 7.4', async () => {
+		const c2 = await connect({ options: { tdsVersion: '7_2' } });
+		const r = ok(await run(c2, 'SELECT d, t, i FROM kinds WHERE id = 1'));
+		c2.close();
+		assert.deepEqual(r.meta.map((m) => m.type.name), ['NVarChar', 'NVarChar', 'IntN']);
+		assert.deepEqual(r.rows, [['2024-01-05', '08:30:00', 42]]);
+	});
+	await check('callProcedure sp_executesql by name, with its @statement and @params', async () => {
+		const r = await q('sp_executesql', [['statement', TYPES.NVarChar, 'SELECT @a AS n'],
+			['params', TYPES.NVarChar, '@a int'], ['a', TYPES.Int, 42]], 'callProcedure');
+		assert.deepEqual(r.rows, [[42]]);
+	});
 	await check("literals: 'x' is VarChar(1), N'Núñez 王' NVarChar(7), 1.5 numeric(2,1), NULL", async () => {
 		const r = await q("SELECT 'x' AS a, N'Núñez 王' AS b, 1.5 AS c, NULL AS d, '' AS e");
 		assert.deepEqual(r.rows, [['x', 'Núñez 王', 1.5, null, '']]);
