@@ -35,7 +35,7 @@ checks() {
 	[ -d "$TOP/tests/node/node_modules/tedious" ] ||
 		skip "tedious is not installed: make deps (npm install --prefix tests/node)"
 	command -v node >/dev/null || skip "node is not installed"
-	checks 85 node "$TOP/tests/peers/tdsd-tedious.js"
+	checks 93 node "$TOP/tests/peers/tdsd-tedious.js"
 }
 
 @test "python-tds: every type, parameters, decimals, errors, transactions, savepoints, cancel" {
