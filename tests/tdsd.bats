@@ -666,3 +666,23 @@ pytds_run() {
 	[[ "$output" == *"Msg 547"* ]]
 	[ "$(db "SELECT COUNT(*) FROM visit")" = 0 ]
 }
+
+@test "DECIMAL and MONEY values are stored rounded to their scale; past the precision is 8115 and the batch goes on" {
+	db "CREATE TABLE amounts (id INTEGER PRIMARY KEY, three DECIMAL(10,3), cash MONEY, small NUMERIC(4,1))"
+	start_tdsd
+	tsql_as schedfeed schedfeed <<-'EOF2'
+	INSERT INTO amounts(three, cash, small) VALUES (1.0005, 1.23456, 12.35), (-2.5675, 3, 1)
+	UPDATE amounts SET three = three - 0.0004 WHERE id = 2
+	SELECT id FROM amounts WHERE three = 1.001
+	INSERT INTO amounts(small) VALUES (1000.5)
+	CREATE TABLE later (d DECIMAL(5,2))
+	INSERT INTO later VALUES (2.675), (-0.125)
+	go
+	EOF2
+	[ "$(cat "$W/out")" = $'id\n1' ]
+	grep -q 'Msg 8115 (severity 16, state 1) from tdsd Line 4' "$W/err"
+	grep -q 'The statement has been terminated.' "$W/err"
+	# what SQLite holds, read by its own shell: the rounded values
+	[ "$(db "SELECT id, three, cash, small FROM amounts ORDER BY id")" = $'1|1.001|1.2346|12.4\n2|-2.568|3|1' ]
+	[ "$(db "SELECT d FROM later")" = $'2.68\n-0.13' ]
+}

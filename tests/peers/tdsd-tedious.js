@@ -237,6 +237,15 @@ async function main() {
 		const r = await q('SELECT three, two FROM amounts ORDER BY id');
 		assert.deepEqual(r.rows, [[1.001, 2.68], [-2.568, -0.13]]);
 		assert.deepEqual([r.meta[0].precision, r.meta[0].scale, r.meta[1].scale], [10, 3, 2]);
+		// stored rounded, as SQL Server stores it: comparisons find them
+		const w = await q('SELECT id FROM amounts WHERE three = 1.001 OR two = -0.13 ORDER BY id');
+		assert.deepEqual(w.rows, [[1], [2]]);
+	});
+	await check('DECIMAL exact: a value past DECIMAL(10,3)\'s precision is 8115 and ends only its statement', async () => {
+		const r = await run(c, 'INSERT INTO amounts(id, three) VALUES (5, 12345678.5)\nINSERT INTO amounts(id, three) VALUES (6, 1.5)', [], 'execSqlBatch');
+		assert.equal(r.err && r.err.number, 8115);
+		const n = await q('SELECT id FROM amounts WHERE id IN (5, 6)');
+		assert.deepEqual(n.rows, [[6]]);
 	});
 	await check('DECIMAL exact: a Float parameter stored in DECIMAL(10,2) rounds half away from zero', async () => {
 		await q('INSERT INTO amounts(id, two) VALUES (3, @v)', [['v', TYPES.Float, 1.005]]);

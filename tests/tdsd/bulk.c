@@ -202,6 +202,7 @@ serve_bulk(struct conn *c)
 		    "tdsd does not take");
 		goto out;
 	}
+	store_check_schema(c);
 	if (sqlite3_prepare_v2(c->db, (const char *)sql.data, -1, &stmt,
 	    NULL) != SQLITE_OK) {
 		batch_sqlite_error(bt);

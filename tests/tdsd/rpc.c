@@ -245,26 +245,10 @@ read_plp(struct rd *r, size_t *len, int *is_null)
 static char *
 decimal_text(int negative, unsigned __int128 mag, int scale)
 {
-	char digits[48], *s;
-	int n = 0, k;
+	char text[96];
 
-	do {
-		digits[n++] = '0' + (int)(mag % 10);
-		mag /= 10;
-	} while (mag > 0);
-	while (n <= scale)
-		digits[n++] = '0';
-	s = xmalloc(n + 3);
-	k = 0;
-	if (negative)
-		s[k++] = '-';
-	while (n > 0) {
-		if (n == scale)
-			s[k++] = '.';
-		s[k++] = digits[--n];
-	}
-	s[k] = '\0';
-	return s;
+	decimal_format(negative, mag, scale, text, sizeof text);
+	return xstrdup(text);
 }
 
 static char *

@@ -260,6 +260,13 @@ sqlite_error(struct batch *bt, unsigned line)
 		number = 208;
 	else if (strncmp(text, "no such column", 14) == 0)
 		number = 207;
+	else if (strncmp(text, "Arithmetic overflow", 19) == 0) {
+		/* a stored value past its precision (store.c): SQL Server
+		 * ends the statement, the batch goes on */
+		sqlmsg_set(&m, 8115, "%s", text);
+		statement_terminated(bt, &m, line);
+		return;
+	}
 	else if (is_syntax_error(text)) {
 		number = 102;
 		/* the line of the error itself, as SQL Server gives it */
@@ -1143,6 +1150,8 @@ run_sqlite(struct batch *bt, const char *sql, size_t start, unsigned line,
 
 	int limit = tsql_boundary(sql + start), rc;
 
+	if (!bt->checking && !c->parseonly)
+		store_check_schema(c);
 	bt->prepared = sql + start;
 	rc = sqlite3_prepare_v2(c->db, sql + start, limit, &stmt, &tail);
 	if (rc != SQLITE_OK &&

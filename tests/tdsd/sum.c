@@ -162,30 +162,6 @@ sum_inverse(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		step(a, argv[0], -1);
 }
 
-/* A scaled integer as text: "-0.30" */
-static void
-scaled_text(i128 v, int scale, char *out, size_t size)
-{
-	char digits[64];
-	int n = 0, o = 0, neg = v < 0;
-	unsigned __int128 m = neg ? -(unsigned __int128)v : (unsigned __int128)v;
-
-	do {
-		digits[n++] = '0' + (int)(m % 10);
-		m /= 10;
-	} while (m > 0);
-	while (n <= scale)
-		digits[n++] = '0';
-	if (neg)
-		out[o++] = '-';
-	while (n > 0 && (size_t)o + 2 < size) {
-		if (n == scale)
-			out[o++] = '.';
-		out[o++] = digits[--n];
-	}
-	out[o] = '\0';
-}
-
 /* The exact result: REAL when 15 digits hold it (it then reads back as
  * the same decimal), text beyond; the subtype tells its scale. */
 static void
@@ -193,7 +169,8 @@ result_decimal(sqlite3_context *ctx, i128 v, int scale)
 {
 	char text[80];
 
-	scaled_text(v, scale, text, sizeof text);
+	decimal_format(v < 0, v < 0 ? -(unsigned __int128)v :
+	    (unsigned __int128)v, scale, text, sizeof text);
 	if (strlen(text) <= 16)
 		sqlite3_result_double(ctx, strtod(text, NULL));
 	else

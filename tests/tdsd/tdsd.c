@@ -118,9 +118,10 @@ open_database(struct conn *c)
 	/* a test peer: durable across a crash of tdsd, not of the machine */
 	sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL",
 	    NULL, NULL, NULL);
-	register_sum(c->db);
 	sqlite3_busy_handler(c->db, on_busy, c);
 	sqlite3_progress_handler(c->db, 100000, on_progress, c);
+	register_sum(c->db);
+	store_open(c);
 	return 0;
 }
 

@@ -123,6 +123,7 @@ struct conn {
 	int fmtonly;		/* SET FMTONLY ON: metadata only */
 	int parseonly;		/* SET PARSEONLY ON: prepare, run nothing */
 	char *bulk_table;	/* INSERT BULK's table: a bulk load follows */
+	int schema_version;	/* the schema store.c's triggers were made for */
 };
 
 /* SQL Server types of result columns and parameters (types.c) */
@@ -250,6 +251,14 @@ void serve_bulk(struct conn *c);
 int column_from_decltype(const char *decltype, struct column *col);
 void column_from_value(int storage_class, struct column *col);
 int decimal_from_double(double d, char *out, size_t size);
+int decimal_parse(const char *s, int scale, int *negative,
+    unsigned __int128 *magnitude);
+void decimal_format(int negative, unsigned __int128 mag, int scale,
+    char *out, size_t size);
+
+/* store.c: DECIMAL and MONEY columns rounded to their scale when stored */
+void store_open(struct conn *c);
+void store_check_schema(struct conn *c);
 void column_downgrade(struct column *col, uint32_t tds_version);
 void put_type_info(struct buf *b, const struct column *col);
 int put_value(struct buf *b, const struct column *col, sqlite3_stmt *stmt,

@@ -651,8 +651,8 @@ put:
  * scaled by 10^scale, rounding half away from zero. Returns 0, -1 when
  * the text is not a plain decimal, -2 when it has over 38 digits.
  */
-static int
-parse_decimal(const char *s, int scale, int *negative,
+int
+decimal_parse(const char *s, int scale, int *negative,
     unsigned __int128 *magnitude)
 {
 	unsigned __int128 mag = 0, limit = 1;
@@ -759,6 +759,31 @@ decimal_from_double(double d, char *out, size_t size)
 	return 0;
 }
 
+/* Sign and magnitude scaled by 10^scale as text: "-0.30". */
+void
+decimal_format(int negative, unsigned __int128 mag, int scale, char *out,
+    size_t size)
+{
+	char digits[48];
+	int n = 0;
+	size_t o = 0;
+
+	do {
+		digits[n++] = '0' + (int)(mag % 10);
+		mag /= 10;
+	} while (mag > 0 && n < 40);
+	while (n <= scale && n < 47)
+		digits[n++] = '0';
+	if (negative && o + 1 < size)
+		out[o++] = '-';
+	while (n > 0 && o + 2 < size) {
+		if (n == scale)
+			out[o++] = '.';
+		out[o++] = digits[--n];
+	}
+	out[o] = '\0';
+}
+
 /* Any SQLite value as sign and magnitude scaled by 10^scale. */
 static int
 value_to_decimal(sqlite3_stmt *stmt, int i, int scale, int *negative,
@@ -773,13 +798,13 @@ value_to_decimal(sqlite3_stmt *stmt, int i, int scale, int *negative,
 	case SQLITE_INTEGER:
 		snprintf(text, sizeof text, "%lld",
 		    (long long)sqlite3_column_int64(stmt, i));
-		return parse_decimal(text, scale, negative, magnitude);
+		return decimal_parse(text, scale, negative, magnitude);
 	case SQLITE_FLOAT:
 		d = sqlite3_column_double(stmt, i);
 		break;
 	case SQLITE_TEXT:
 		text_value = (const char *)sqlite3_column_text(stmt, i);
-		rc = parse_decimal(text_value, scale, negative, magnitude);
+		rc = decimal_parse(text_value, scale, negative, magnitude);
 		if (rc != -1)
 			return rc;
 		/* 1.5e3 and the like */
@@ -791,7 +816,7 @@ value_to_decimal(sqlite3_stmt *stmt, int i, int scale, int *negative,
 	}
 	if (decimal_from_double(d, text, sizeof text) < 0)
 		return -2;
-	return parse_decimal(text, scale, negative, magnitude);
+	return decimal_parse(text, scale, negative, magnitude);
 }
 
 static int
