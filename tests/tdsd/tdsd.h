@@ -255,10 +255,6 @@ int decimal_parse(const char *s, int scale, int *negative,
     unsigned __int128 *magnitude);
 void decimal_format(int negative, unsigned __int128 mag, int scale,
     char *out, size_t size);
-
-/* store.c: DECIMAL and MONEY columns rounded to their scale when stored */
-void store_open(struct conn *c);
-void store_check_schema(struct conn *c);
 void column_downgrade(struct column *col, uint32_t tds_version);
 void put_type_info(struct buf *b, const struct column *col);
 int put_value(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
@@ -267,5 +263,9 @@ char *format_date(int64_t days_since_0001);
 char *format_datetime(int64_t days_since_0001, uint64_t frac_100ns_of_day,
     int with_date);
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* store.c: DECIMAL and MONEY columns rounded to their scale when stored */
+void store_open(struct conn *c);
+void store_check_schema(struct conn *c);
 
 #endif
