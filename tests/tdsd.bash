@@ -18,7 +18,7 @@ tdsd_start() {
 	# 3>&- : bats waits for fd 3; a server left holding it hangs the run
 	"$TDSD" -f "$db" -p 0 "$@" >"$out" 2>"$out.err" 3>&- &
 	echo $! >>"$W/tdsd.pids"
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		SCHEDFEED_DB_PORT=$(awk '$1 == "port" && $2 ~ /^[0-9]+$/ { print $2; exit }' "$out")
 		if [ -n "$SCHEDFEED_DB_PORT" ]; then
 			export SCHEDFEED_DB_PORT SCHEDFEED_DB_SERVER=127.0.0.1 \

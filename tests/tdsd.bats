@@ -18,13 +18,21 @@ teardown() {
 	fi
 }
 
+# db SQL: sqlite3 on the test's database, waiting out the moment a
+# closing connection of tdsd's checkpoints the WAL
+db() {
+	sqlite3 -cmd ".timeout 30000" "$W/db.sqlite" "$@"
+}
+
 # start_tdsd [OPTION...]: tdsd over $W/db.sqlite on a free port; sets
 # PORT and points FreeTDS at a private freetds.conf naming it "tdsd".
 start_tdsd() {
+	# made here: the server opens it in the background, maybe after sed
+	: >"$W/tdsd.out"
 	"$TDSD" -f "$W/db.sqlite" -p 0 "$@" >"$W/tdsd.out" 2>"$W/tdsd.err" &
 	TDSD_PID=$!
 	PORT=
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		PORT=$(sed -n 's/^port \([0-9][0-9]*\)$/\1/p' "$W/tdsd.out" 2>/dev/null)
 		[ -n "$PORT" ] && break
 		sleep 0.05
@@ -312,7 +320,7 @@ pytds_run() {
 
 @test "constraint failures are 2627 and 547; a value that does not fit is 245" {
 	start_tdsd
-	sqlite3 "$W/db.sqlite" "INSERT INTO appt(id, visits) VALUES (5, 'many')"
+	db "INSERT INTO appt(id, visits) VALUES (5, 'many')"
 	run pytds_run <<-'EOF'
 	with conn() as c, c.cursor() as cur:
 	    for sql in ("INSERT INTO appt(id) VALUES (1)",
@@ -394,7 +402,7 @@ pytds_run() {
 	EOF
 	[ "$(cat "$W/out")" = $'inside\n1\nafter_rollback\n0\nnote\nkept' ]
 	grep -q "Msg 3902" "$W/err"
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT note FROM visit")" = kept ]
+	[ "$(db "SELECT note FROM visit")" = kept ]
 }
 
 @test "python3-tds transactions (autocommit off) commit and roll back" {
@@ -449,7 +457,7 @@ pytds_run() {
 	wait "$b"
 	[ "$(cat "$W/a.out")" = "done A" ]
 	[ "$(cat "$W/b.out")" = "done B" ]
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT note, COUNT(*) FROM visit GROUP BY note")" = $'A|40\nB|40' ]
+	[ "$(db "SELECT note, COUNT(*) FROM visit GROUP BY note")" = $'A|40\nB|40' ]
 	# one connection holds a result open while another writes and reads
 	run pytds_run <<-'EOF'
 	with conn() as c1, c1.cursor() as r, conn() as c2, c2.cursor() as w:
@@ -505,7 +513,7 @@ pytds_run() {
 }
 
 @test "NVARCHAR(MAX) text crosses packets; text longer than its column is 8152" {
-	sqlite3 "$W/db.sqlite" "UPDATE appt SET notes = printf('%.*c', 70000, 'x') || '王' WHERE id = 1;
+	db "UPDATE appt SET notes = printf('%.*c', 70000, 'x') || '王' WHERE id = 1;
 		UPDATE appt SET code = 'ABCDEFGHIJK' WHERE id = 2"
 	start_tdsd
 	run pytds_run <<-'EOF'
@@ -519,17 +527,162 @@ pytds_run() {
 	    except pytds.Error as e:
 	        print(e.number, e.text)
 	EOF
-	[ "$output" = $'70001 x王 1\n8152 String or binary data would be truncated: a value is longer than its column\'s 10 characters.' ]
+	[ "$output" = $'70001 x王 1\n8152 String or binary data would be truncated: a value is longer than its column\'s 10 bytes.' ]
 }
 
-@test "SET PARSEONLY ON prepares statements and runs none; errors are still reported" {
+@test "SET PARSEONLY ON parses and runs nothing; only syntax errors are reported, as SQL Server" {
 	start_tdsd
 	echo "SET PARSEONLY ON INSERT INTO appt (id) VALUES (99) DELETE FROM appt SET PARSEONLY OFF SELECT COUNT(*) AS n FROM appt" |
 		tsql_as schedfeed schedfeed
 	[ "$(cat "$W/out")" = $'n\n4' ]
-	[ "$(sqlite3 "$W/db.sqlite" "SELECT COUNT(*) FROM appt")" = 4 ]
-	echo "SET PARSEONLY ON SELECT nope FROM appt" | tsql_as schedfeed schedfeed
-	grep -q "no such column: nope" "$W/err" "$W/out"
-	echo "SET PARSEONLY ON SELECT id FROM nowhere" | tsql_as schedfeed schedfeed
-	grep -q "no such table: nowhere" "$W/err" "$W/out"
+	[ "$(db "SELECT COUNT(*) FROM appt")" = 4 ]
+	# SQL Server parses without compiling: names are not looked up
+	printf 'SET PARSEONLY ON\nSELECT nope FROM appt\nSELECT id FROM nowhere\nBEGIN TRAN\nSET PARSEONLY OFF\ngo\nSELECT 5 AS five\ngo\n' |
+		tsql_as schedfeed schedfeed
+	[ ! -s "$W/err" ]
+	[ "$(cat "$W/out")" = $'five\n5' ]
+	# a syntax error is reported, nothing runs, and the state is as it was
+	printf 'SET PARSEONLY ON\nDELETE FROM appt\nSELEC 1\ngo\nSELECT COUNT(*) AS n FROM appt\ngo\n' |
+		tsql_as schedfeed schedfeed
+	grep -q 'Msg 102' "$W/err"
+	[ "$(cat "$W/out")" = $'n\n4' ]
+	# ON stays on across batches until OFF
+	printf 'SET PARSEONLY ON\ngo\nDELETE FROM appt\ngo\nSET PARSEONLY OFF\ngo\nSELECT COUNT(*) AS n FROM appt\ngo\n' |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'n\n4' ]
+}
+
+@test "VARCHAR goes out as VarChar in Windows-1252, as SQL Server keeps it: a character the code page lacks is '?'" {
+	db "UPDATE appt SET code = 'José €' WHERE id = 1; UPDATE appt SET code = '王' WHERE id = 2"
+	start_tdsd
+	echo "SELECT id, code FROM appt WHERE id < 3 ORDER BY id" | tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'id\tcode\n1\tJosé €\n2\t?' ]
+	freebcp "SELECT code FROM appt WHERE id < 3 ORDER BY id" queryout "$W/bcp.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	[ "$(cat "$W/bcp.txt")" = $'José €\n?' ]
+	run pytds_run <<-'EOF2'
+	with conn() as c, c.cursor() as cur:
+	    cur.execute("SELECT code, CAST('x' AS VARCHAR(3)) AS v, N'王' AS n, 'lit' AS l FROM appt WHERE id = 1")
+	    print(cur.fetchall(), [d[1] for d in cur.description])
+	EOF2
+	# 167 is VARCHAR, 231 NVARCHAR (python-tds's type codes)
+	[ "$output" = "[('José €', 'x', '王', 'lit')] [167, 167, 231, 167]" ]
+}
+
+@test "N'...' literals, in tsql and through sp_executesql" {
+	start_tdsd
+	printf "INSERT INTO visit(appt_id, note) VALUES (1, N'Ñandú 王')\nSELECT note FROM visit WHERE note = N'Ñandú 王' AND 'n' = N'n'\ngo\n" |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'note\nÑandú 王' ]
+	[ ! -s "$W/err" ]
+	run pytds_run <<-'EOF2'
+	with conn() as c, c.cursor() as cur:
+	    print(cur.execute("SELECT N'it''s' AS a, %s AS b", ("n'",)).fetchall())
+	EOF2
+	[ "$output" = "[(\"it's\", \"n'\")]" ]
+}
+
+@test "a syntax error anywhere fails the whole batch before any statement runs" {
+	start_tdsd
+	printf "INSERT INTO visit(appt_id, note) VALUES (1, 'first')\nSELECT 1 AS a\nSELEC 2\ngo\n" | tsql_as schedfeed schedfeed
+	[ ! -s "$W/out" ]
+	grep -q 'Msg 102 (severity 16, state 1) from tdsd Line 3' "$W/err"
+	[ "$(db "SELECT COUNT(*) FROM visit")" = 0 ]
+	# a table made earlier in the batch is no error at parse time
+	printf "CREATE TABLE later (x INT)\nINSERT INTO later VALUES (5)\nSELECT x FROM later\ngo\n" | tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'x\n5' ]
+}
+
+@test "a constraint violation ends its statement (2627 severity 14, 547 severity 16, INFO 3621) and the batch goes on" {
+	start_tdsd
+	printf "INSERT INTO appt(id) VALUES (1)\nINSERT INTO visit(appt_id, note) VALUES (77, 'orphan')\nINSERT INTO visit(appt_id, note) VALUES (1, 'after')\nSELECT note FROM visit\ngo\n" |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'note\nafter' ]
+	grep -q 'Msg 2627 (severity 14, state 1) from tdsd Line 1' "$W/err"
+	grep -q 'Msg 547 (severity 16, state 1) from tdsd Line 2' "$W/err"
+	[ "$(grep -c 'The statement has been terminated.' "$W/err" "$W/out" | awk -F: '{ s += $2 } END { print s }')" -eq 2 ]
+	[ "$(db "SELECT COUNT(*) FROM appt")" = 4 ]
+	# any other error still ends the batch
+	printf "SELECT nosuch FROM appt\nINSERT INTO visit(appt_id, note) VALUES (1, 'never')\ngo\n" | tsql_as schedfeed schedfeed
+	grep -q 'Msg 207' "$W/err"
+	[ "$(db "SELECT COUNT(*) FROM visit WHERE note = 'never'")" = 0 ]
+}
+
+@test "SAVE TRANSACTION and ROLLBACK TRANSACTION name; the transaction's own name undoes all" {
+	start_tdsd
+	tsql_as schedfeed schedfeed <<-'EOF2'
+	BEGIN TRAN outer_t
+	INSERT INTO visit(appt_id, note) VALUES (1, 'kept')
+	SAVE TRANSACTION sp1
+	INSERT INTO visit(appt_id, note) VALUES (1, 'undone')
+	ROLLBACK TRANSACTION sp1
+	COMMIT
+	go
+	BEGIN TRAN outer_t
+	INSERT INTO visit(appt_id, note) VALUES (1, 'all undone')
+	SAVE TRAN sp2
+	ROLLBACK TRAN outer_t
+	SELECT note FROM visit
+	go
+	SAVE TRAN nowhere
+	go
+	BEGIN TRAN
+	ROLLBACK TRAN nosuch
+	go
+	ROLLBACK
+	go
+	EOF2
+	[ "$(cat "$W/out")" = $'note\nkept' ]
+	grep -q 'Msg 628' "$W/err"
+	grep -q 'Msg 6401 .*' "$W/err"
+	grep -q 'Cannot roll back nosuch. No transaction or savepoint of that name was found.' "$W/err"
+	[ "$(db "SELECT note FROM visit")" = kept ]
+}
+
+@test "decimals are exact: stored values round half away from zero to their scale; SUM and AVG add exactly" {
+	db "CREATE TABLE amounts (id INT, three DECIMAL(10,3), two DECIMAL(10,2));
+		INSERT INTO amounts VALUES (1, 1.0005, 2.675), (2, -2.5675, -0.125), (3, 0.1, 0.1), (4, 0.2, 0.2)"
+	start_tdsd
+	echo "SELECT three, two FROM amounts ORDER BY id SELECT SUM(two) AS s, AVG(two) AS a FROM amounts WHERE id > 2" |
+		tsql_as schedfeed schedfeed
+	[ "$(cat "$W/out")" = $'three\ttwo\n1.001\t2.68\n-2.568\t-0.13\n0.100\t0.10\n0.200\t0.20\ns\ta\n0.30\t0.150000' ]
+}
+
+@test "bulk load: freebcp in copies every type exactly; a constraint violation loads nothing" {
+	# appt's columns but notes (its newline would end a row of the text file)
+	db "$(sed -n '/^CREATE TABLE appt (/,/^);/p' "$TOP/tests/fixtures/tdsd/schema.sql" |
+		sed '/notes/d; s/at TIME,/at TIME/; s/CREATE TABLE appt/CREATE TABLE appt2/')"
+	start_tdsd
+	cols="id, patient, code, amount, fee, ratio, active, visits, big, day, starts, stamp, at"
+	freebcp "SELECT $cols FROM appt WHERE id <> 3 ORDER BY id" queryout "$W/out1.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	freebcp appt2 in "$W/out1.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	# (row 3's year 1 is written "1-01-01" by freebcp, which it cannot read back)
+	grep -q '^3 rows copied' "$W/bcp.log"
+	[ "$(db "SELECT COUNT(*) FROM appt2")" = 3 ]
+	freebcp "SELECT $cols FROM appt2 ORDER BY id" queryout "$W/out2.txt" -c -S tdsd -U schedfeed -P schedfeed >"$W/bcp.log"
+	diff -u "$W/out1.txt" "$W/out2.txt"
+	# a row that breaks a foreign key: the whole load is rolled back
+	printf '10\t1\tok\n11\t99\tbad\n' >"$W/visits.txt"
+	run freebcp visit in "$W/visits.txt" -c -S tdsd -U schedfeed -P schedfeed
+	[[ "$output" == *"Msg 547"* ]]
+	[ "$(db "SELECT COUNT(*) FROM visit")" = 0 ]
+}
+
+@test "DECIMAL and MONEY values are stored rounded to their scale; past the precision is 8115 and the batch goes on" {
+	db "CREATE TABLE amounts (id INTEGER PRIMARY KEY, three DECIMAL(10,3), cash MONEY, small NUMERIC(4,1))"
+	start_tdsd
+	tsql_as schedfeed schedfeed <<-'EOF2'
+	INSERT INTO amounts(three, cash, small) VALUES (1.0005, 1.23456, 12.35), (-2.5675, 3, 1)
+	UPDATE amounts SET three = three - 0.0004 WHERE id = 2
+	SELECT id FROM amounts WHERE three = 1.001
+	INSERT INTO amounts(small) VALUES (1000.5)
+	CREATE TABLE later (d DECIMAL(5,2))
+	INSERT INTO later VALUES (2.675), (-0.125)
+	go
+	EOF2
+	[ "$(cat "$W/out")" = $'id\n1' ]
+	grep -q 'Msg 8115 (severity 16, state 1) from tdsd Line 4' "$W/err"
+	grep -q 'The statement has been terminated.' "$W/err"
+	# what SQLite holds, read by its own shell: the rounded values
+	[ "$(db "SELECT id, three, cash, small FROM amounts ORDER BY id")" = $'1|1.001|1.2346|12.4\n2|-2.568|3|1' ]
+	[ "$(db "SELECT d FROM later")" = $'2.68\n-0.13' ]
 }

@@ -155,6 +155,47 @@ buf_ucs2(struct buf *b, const char *utf8, size_t len)
 	return units;
 }
 
+/* Windows-1252's 0x80-0x9f; U+FFFD where the code page has no character */
+static const uint16_t cp1252_high[32] = {
+	0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+	0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd,
+	0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178
+};
+
+/*
+ * Appends UTF-8 text in our collation's code page, Windows-1252, as SQL
+ * Server keeps VARCHAR: a character the code page lacks becomes '?'.
+ * Returns the number of bytes written.
+ */
+size_t
+buf_cp1252(struct buf *b, const char *utf8, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)utf8;
+	size_t i = 0, used, start = b->len;
+	uint32_t cp;
+	int k;
+
+	buf_reserve(b, len);
+	while (i < len) {
+		if (s[i] < 0x80) {
+			b->data[b->len++] = s[i++];
+			continue;
+		}
+		cp = utf8_next(s + i, len - i, &used);
+		i += used;
+		if (cp >= 0xa0 && cp <= 0xff) {
+			b->data[b->len++] = (unsigned char)cp;
+			continue;
+		}
+		for (k = 0; k < 32; k++)
+			if (cp1252_high[k] == cp && cp != 0xfffd)
+				break;
+		b->data[b->len++] = k < 32 ? (unsigned char)(0x80 + k) : '?';
+	}
+	return b->len - start;
+}
+
 /* A length in characters, one or two bytes wide, then UTF-16LE. */
 static void
 buf_varchar(struct buf *b, const char *utf8, size_t width, size_t max)
@@ -296,18 +337,12 @@ ucs2_to_utf8(const unsigned char *p, size_t bytes)
 char *
 latin1_to_utf8(const unsigned char *p, size_t bytes)
 {
-	static const uint16_t cp1252[32] = {
-		0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
-		0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd,
-		0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
-		0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178
-	};
 	char *s = xmalloc(bytes * 3 + 1);
 	size_t i, o = 0;
 
 	for (i = 0; i < bytes; i++) {
 		if (p[i] >= 0x80 && p[i] < 0xa0)
-			o += put_utf8(s + o, cp1252[p[i] - 0x80]);
+			o += put_utf8(s + o, cp1252_high[p[i] - 0x80]);
 		else
 			o += put_utf8(s + o, p[i]);
 	}

@@ -27,21 +27,6 @@ enum {
 	T_NVARCHAR = 0xe7, T_NCHAR = 0xef
 };
 
-/* How a parameter's bytes are read, once its length is known. */
-enum kind {
-	K_NULL, K_INT, K_UINT8, K_FLOAT, K_MONEY, K_DATETIME, K_DECIMAL,
-	K_DATE, K_TIME, K_DATETIME2, K_DATETIMEOFFSET, K_GUID, K_NCHAR,
-	K_CHAR, K_BINARY
-};
-
-struct typeinfo {
-	enum kind kind;
-	int length_size;	/* 0 fixed, 1, 2, 4 bytes; 8 PLP */
-	size_t fixed;		/* the size of a fixed-length type */
-	int precision;
-	int scale;
-};
-
 static uint64_t
 le(const unsigned char *p, size_t n)
 {
@@ -81,7 +66,7 @@ fixed_type(int type, struct typeinfo *ti)
 }
 
 /* Reads TYPE_INFO; returns -1 for a type tdsd does not take. */
-static int
+int
 read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 {
 	memset(ti, 0, sizeof *ti);
@@ -94,7 +79,7 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	case T_MONEYN:
 	case T_DATETIMN:
 	case T_GUID:
-		rd_u8(r);
+		ti->max = rd_u8(r);
 		ti->length_size = 1;
 		ti->kind = type == T_FLTN ? K_FLOAT : type == T_MONEYN ?
 		    K_MONEY : type == T_DATETIMN ? K_DATETIME : type == T_GUID ?
@@ -128,7 +113,8 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	case T_NCHAR:
 	case T_BIGVARBINARY:
 	case T_BIGBINARY:
-		ti->length_size = rd_u16(r) == 0xffff ? 8 : 2;
+		ti->max = rd_u16(r);
+		ti->length_size = ti->max == 0xffff ? 8 : 2;
 		if (type != T_BIGVARBINARY && type != T_BIGBINARY)
 			rd_bytes(r, 5);		/* collation */
 		ti->kind = type == T_NVARCHAR || type == T_NCHAR ? K_NCHAR :
@@ -139,6 +125,7 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	case T_NTEXT:
 	case T_IMAGE:
 		rd_u32(r);
+		ti->max = 0xffff;
 		if (type != T_IMAGE)
 			rd_bytes(r, 5);
 		ti->length_size = 4;
@@ -149,7 +136,7 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	case T_CHAR:
 	case T_VARBINARY:
 	case T_BINARY:
-		rd_u8(r);
+		ti->max = rd_u8(r);
 		if (type == T_VARCHAR || type == T_CHAR)
 			rd_bytes(r, 5);
 		ti->length_size = 1;
@@ -159,6 +146,77 @@ read_typeinfo(struct rd *r, int type, struct typeinfo *ti)
 	default:
 		return -1;
 	}
+}
+
+/* The column a parameter makes in SELECT @name: the type it was sent
+ * as, as SQL Server types it. Returns 0 for an untyped NULL. */
+static int
+param_column(int type, const struct typeinfo *ti, struct column *col)
+{
+	size_t size = ti->length_size == 0 ? ti->fixed : ti->max;
+	int max = ti->max == 0xffff;
+
+	memset(col, 0, sizeof *col);
+	col->precision = ti->precision;
+	col->scale = ti->scale;
+	col->size = (int)size;
+	switch (ti->kind) {
+	case K_NULL:
+		return 0;
+	case K_UINT8:
+		col->type = CT_INT1;
+		break;
+	case K_INT:
+		col->type = type == T_BIT || type == T_BITN ? CT_BIT :
+		    size == 1 ? CT_INT1 : size == 2 ? CT_INT2 : size == 4 ?
+		    CT_INT4 : CT_INT8;
+		break;
+	case K_FLOAT:
+		col->type = size == 4 ? CT_REAL : CT_FLOAT;
+		break;
+	case K_MONEY:
+		col->type = size == 4 ? CT_SMALLMONEY : CT_MONEY;
+		break;
+	case K_DATETIME:
+		col->type = size == 4 ? CT_SMALLDATETIME : CT_DATETIME;
+		break;
+	case K_DECIMAL:
+		col->type = CT_DECIMAL;
+		col->numeric = type == T_NUMERIC || type == T_NUMERICN;
+		if (col->precision < 1 || col->precision > 38)
+			col->precision = 38;
+		break;
+	case K_DATE:
+		col->type = CT_DATE;
+		break;
+	case K_TIME:
+		col->type = CT_TIME;
+		break;
+	case K_DATETIME2:
+		col->type = CT_DATETIME2;
+		break;
+	case K_DATETIMEOFFSET:
+		col->type = CT_DATETIMEOFFSET;
+		break;
+	case K_GUID:
+		col->type = CT_GUID;
+		break;
+	case K_NCHAR:
+		col->size = (int)size / 2;
+		col->type = max || col->size < 1 ? CT_NVARCHAR_MAX :
+		    type == T_NCHAR ? CT_NCHAR : CT_NVARCHAR;
+		break;
+	case K_CHAR:
+		col->type = max || size < 1 ? CT_VARCHAR_MAX : type == T_BIGCHAR ||
+		    type == T_CHAR ? CT_CHAR : CT_VARCHAR;
+		break;
+	case K_BINARY:
+		col->type = max || size < 1 ? CT_VARBINARY_MAX :
+		    type == T_BIGBINARY || type == T_BINARY ? CT_BINARY :
+		    CT_VARBINARY;
+		break;
+	}
+	return 1;
 }
 
 /* A PLP value, chunks joined; NULL stays NULL. */
@@ -187,26 +245,10 @@ read_plp(struct rd *r, size_t *len, int *is_null)
 static char *
 decimal_text(int negative, unsigned __int128 mag, int scale)
 {
-	char digits[48], *s;
-	int n = 0, k;
+	char text[96];
 
-	do {
-		digits[n++] = '0' + (int)(mag % 10);
-		mag /= 10;
-	} while (mag > 0);
-	while (n <= scale)
-		digits[n++] = '0';
-	s = xmalloc(n + 3);
-	k = 0;
-	if (negative)
-		s[k++] = '-';
-	while (n > 0) {
-		if (n == scale)
-			s[k++] = '.';
-		s[k++] = digits[--n];
-	}
-	s[k] = '\0';
-	return s;
+	decimal_format(negative, mag, scale, text, sizeof text);
+	return xstrdup(text);
 }
 
 static char *
@@ -381,33 +423,27 @@ convert(struct param *p, const struct typeinfo *ti, const unsigned char *v,
 	return -1;
 }
 
-/* One parameter: name, status, TYPE_INFO, value. */
-static int
-read_param(struct rd *r, struct param *p, struct sqlmsg *err)
+/*
+ * A value of the type ti says (its length, then its bytes) into p, as
+ * SQLite binds it; p->col is the SQL Server type it came as. Returns -1
+ * when the bytes are malformed.
+ */
+int
+read_value(struct rd *r, int type, const struct typeinfo *ti,
+    struct param *p)
 {
 	const unsigned char *v = NULL;
 	unsigned char *plp = NULL;
-	struct typeinfo ti;
 	size_t len = 0;
-	int type, is_null = 0, rc;
+	int is_null = 0, rc;
 
-	p->name = rd_ucs2(r, rd_u8(r));
-	rd_u8(r);	/* status: an OUTPUT parameter is taken as input */
-	type = rd_u8(r);
-	if (read_typeinfo(r, type, &ti) < 0) {
-		sqlmsg_set(err, 8016, "The incoming tabular data stream (TDS) "
-		    "remote procedure call (RPC) protocol stream is incorrect: "
-		    "parameter %s has data type 0x%02x, which tdsd does not "
-		    "take.", p->name, type);
-		return -1;
-	}
-	switch (ti.length_size) {
+	switch (ti->length_size) {
 	case 0:
-		len = ti.fixed;
+		len = ti->fixed;
 		break;
 	case 1:
 		len = rd_u8(r);
-		is_null = len == 0 && ti.kind != K_CHAR && ti.kind != K_BINARY;
+		is_null = len == 0 && ti->kind != K_CHAR && ti->kind != K_BINARY;
 		break;
 	case 2:
 		len = rd_u16(r);
@@ -422,20 +458,40 @@ read_param(struct rd *r, struct param *p, struct sqlmsg *err)
 		v = plp;
 		break;
 	}
-	if (ti.length_size != 8 && !is_null)
+	if (ti->length_size != 8 && !is_null)
 		v = rd_bytes(r, len);
 	if (r->bad)
-		goto bad;
+		return -1;
+	p->typed = param_column(type, ti, &p->col);
 	if (is_null) {
 		p->type = SQLITE_NULL;
 		free(plp);
 		return 0;
 	}
-	rc = convert(p, &ti, v ? v : (const unsigned char *)"", len);
+	rc = convert(p, ti, v ? v : (const unsigned char *)"", len);
 	free(plp);
-	if (rc == 0)
+	return rc;
+}
+
+/* One parameter: name, status, TYPE_INFO, value. */
+static int
+read_param(struct rd *r, struct param *p, struct sqlmsg *err)
+{
+	struct typeinfo ti;
+	int type;
+
+	p->name = rd_ucs2(r, rd_u8(r));
+	rd_u8(r);	/* status: an OUTPUT parameter is taken as input */
+	type = rd_u8(r);
+	if (read_typeinfo(r, type, &ti) < 0) {
+		sqlmsg_set(err, 8016, "The incoming tabular data stream (TDS) "
+		    "remote procedure call (RPC) protocol stream is incorrect: "
+		    "parameter %s has data type 0x%02x, which tdsd does not "
+		    "take.", p->name, type);
+		return -1;
+	}
+	if (read_value(r, type, &ti, p) == 0)
 		return 0;
-bad:
 	sqlmsg_set(err, 8016, "The incoming tabular data stream (TDS) remote "
 	    "procedure call (RPC) protocol stream is incorrect: parameter %s "
 	    "is malformed.", p->name);
@@ -562,5 +618,5 @@ serve_rpc(struct conn *c)
 
 	while (serve_one(c, &r))
 		continue;
-	out_end(c);
+	reply_end(c);
 }

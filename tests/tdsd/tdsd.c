@@ -120,6 +120,8 @@ open_database(struct conn *c)
 	    NULL, NULL, NULL);
 	sqlite3_busy_handler(c->db, on_busy, c);
 	sqlite3_progress_handler(c->db, 100000, on_progress, c);
+	register_sum(c->db);
+	store_open(c);
 	return 0;
 }
 
@@ -162,6 +164,9 @@ serve_connection(void *arg)
 		case PKT_TRANSACTION:
 			serve_transaction(c);
 			break;
+		case PKT_BULK:
+			serve_bulk(c);
+			break;
 		case PKT_ATTENTION:
 			/* the reply it meant to cancel was already complete */
 			attention_ack(c);
@@ -184,6 +189,7 @@ out:
 	buf_free(&c->tok);
 	free(c->user);
 	free(c->database);
+	free(c->bulk_table);
 	free(c);
 	return NULL;
 }

@@ -13,6 +13,7 @@ enum {
 	PKT_RPC = 0x03,
 	PKT_REPLY = 0x04,
 	PKT_ATTENTION = 0x06,
+	PKT_BULK = 0x07,
 	PKT_TRANSACTION = 0x0e,
 	PKT_LOGIN7 = 0x10,
 	PKT_PRELOGIN = 0x12
@@ -118,8 +119,28 @@ struct conn {
 
 	int trancount;		/* BEGIN TRAN nesting, as @@TRANCOUNT */
 	uint64_t tran_id;	/* the transaction descriptor we handed out */
+	char tran_name[128];	/* BEGIN TRAN name: ROLLBACK TRAN name is all */
 	int fmtonly;		/* SET FMTONLY ON: metadata only */
 	int parseonly;		/* SET PARSEONLY ON: prepare, run nothing */
+	char *bulk_table;	/* INSERT BULK's table: a bulk load follows */
+	int schema_version;	/* the schema store.c's triggers were made for */
+};
+
+/* SQL Server types of result columns and parameters (types.c) */
+enum coltype {
+	CT_INT1, CT_INT2, CT_INT4, CT_INT8, CT_BIT, CT_DECIMAL, CT_MONEY,
+	CT_SMALLMONEY, CT_FLOAT, CT_REAL, CT_DATE, CT_DATETIME,
+	CT_SMALLDATETIME, CT_DATETIME2, CT_DATETIMEOFFSET, CT_TIME, CT_GUID,
+	CT_NVARCHAR, CT_NCHAR, CT_NVARCHAR_MAX, CT_VARCHAR, CT_CHAR,
+	CT_VARCHAR_MAX, CT_VARBINARY, CT_BINARY, CT_VARBINARY_MAX
+};
+struct column {
+	enum coltype type;
+	int size;	/* characters (n types), bytes (varchar, varbinary) */
+	int precision;
+	int scale;
+	int numeric;	/* DECIMAL sent as NUMERICN, as SQL Server does for
+			 * NUMERIC and numeric literals */
 };
 
 /* A parameter of sp_executesql, converted for sqlite3_bind_*. */
@@ -130,6 +151,25 @@ struct param {
 	double d;
 	char *bytes;		/* text (UTF-8) or blob */
 	size_t len;
+	int typed;		/* col is the type the client sent */
+	struct column col;	/* what SELECT @name gives back */
+};
+
+/* The type of a value a client sends: an RPC parameter, a bulk row's
+ * column (rpc.c) */
+enum kind {
+	K_NULL, K_INT, K_UINT8, K_FLOAT, K_MONEY, K_DATETIME, K_DECIMAL,
+	K_DATE, K_TIME, K_DATETIME2, K_DATETIMEOFFSET, K_GUID, K_NCHAR,
+	K_CHAR, K_BINARY
+};
+
+struct typeinfo {
+	enum kind kind;
+	int length_size;	/* 0 fixed, 1, 2, 4 bytes; 8 PLP */
+	size_t fixed;		/* the size of a fixed-length type */
+	int precision;
+	int scale;
+	uint32_t max;		/* the declared size, bytes; 0xffff: MAX */
 };
 
 /* proto.c: buffers, packets, tokens */
@@ -140,6 +180,7 @@ void buf_u16(struct buf *b, unsigned v);
 void buf_u32(struct buf *b, uint32_t v);
 void buf_u64(struct buf *b, uint64_t v);
 size_t buf_ucs2(struct buf *b, const char *utf8, size_t len);
+size_t buf_cp1252(struct buf *b, const char *utf8, size_t len);
 void buf_bvarchar(struct buf *b, const char *utf8);
 void buf_usvarchar(struct buf *b, const char *utf8);
 
@@ -179,29 +220,41 @@ int batch_run(struct batch *bt, const char *sql, const struct param *params,
     size_t param_count);
 void batch_fail(struct batch *bt, const struct sqlmsg *m);
 void batch_end(struct batch *bt, int more);
+void batch_sqlite_error(struct batch *bt);
+void batch_done(struct batch *bt, unsigned status, uint64_t count);
+int batch_checking(const struct batch *bt);
+struct conn *batch_conn(const struct batch *bt);
+int bind_value(sqlite3_stmt *stmt, int i, const struct param *p);
+void reply_end(struct conn *c);
 size_t skip_all_headers(const struct conn *c);
 void serve_sql_batch(struct conn *c);
 void serve_transaction(struct conn *c);
 void sqlmsg_set(struct sqlmsg *m, int number, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* sum.c: exact SUM and AVG; their decimal results carry this subtype,
+ * or'ed with the scale */
+#define DECIMAL_SUBTYPE 0xc0u
+void register_sum(sqlite3 *db);
+
 /* rpc.c */
 void serve_rpc(struct conn *c);
+int read_typeinfo(struct rd *r, int type, struct typeinfo *ti);
+int read_value(struct rd *r, int type, const struct typeinfo *ti,
+    struct param *p);
+
+/* bulk.c: INSERT BULK and the bulk load that follows */
+long run_insert_bulk(struct batch *bt, const char *sql, size_t after);
+void serve_bulk(struct conn *c);
 
 /* types.c: SQL Server types of result columns and parameters */
-enum coltype {
-	CT_INT1, CT_INT2, CT_INT4, CT_INT8, CT_BIT, CT_DECIMAL, CT_MONEY,
-	CT_FLOAT, CT_DATE, CT_DATETIME, CT_DATETIME2, CT_TIME, CT_NVARCHAR,
-	CT_NVARCHAR_MAX, CT_VARBINARY, CT_VARBINARY_MAX
-};
-struct column {
-	enum coltype type;
-	int size;	/* characters (nvarchar) or bytes (varbinary) */
-	int precision;
-	int scale;
-};
 int column_from_decltype(const char *decltype, struct column *col);
 void column_from_value(int storage_class, struct column *col);
+int decimal_from_double(double d, char *out, size_t size);
+int decimal_parse(const char *s, int scale, int *negative,
+    unsigned __int128 *magnitude);
+void decimal_format(int negative, unsigned __int128 mag, int scale,
+    char *out, size_t size);
 void column_downgrade(struct column *col, uint32_t tds_version);
 void put_type_info(struct buf *b, const struct column *col);
 int put_value(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
@@ -210,5 +263,9 @@ char *format_date(int64_t days_since_0001);
 char *format_datetime(int64_t days_since_0001, uint64_t frac_100ns_of_day,
     int with_date);
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* store.c: DECIMAL and MONEY columns rounded to their scale when stored */
+void store_open(struct conn *c);
+void store_check_schema(struct conn *c);
 
 #endif

@@ -14,20 +14,28 @@
 
 /* TYPE_INFO type bytes */
 enum {
+	T_GUID = 0x24,
 	T_INTN = 0x26,
 	T_DATEN = 0x28,
 	T_TIMEN = 0x29,
 	T_DATETIME2N = 0x2a,
+	T_DATETIMEOFFSETN = 0x2b,
 	T_BITN = 0x68,
 	T_DECIMALN = 0x6a,
+	T_NUMERICN = 0x6c,
 	T_FLTN = 0x6d,
 	T_MONEYN = 0x6e,
 	T_DATETIMN = 0x6f,
 	T_BIGVARBINARY = 0xa5,
-	T_NVARCHAR = 0xe7
+	T_BIGVARCHAR = 0xa7,
+	T_BIGBINARY = 0xad,
+	T_BIGCHAR = 0xaf,
+	T_NVARCHAR = 0xe7,
+	T_NCHAR = 0xef
 };
 
 #define NVARCHAR_LIMIT 4000	/* characters; beyond is NVARCHAR(MAX) */
+#define VARCHAR_LIMIT 8000	/* bytes; beyond is VARCHAR(MAX) */
 #define VARBINARY_LIMIT 8000
 #define UNITS_PER_DAY 864000000000ull	/* 100 ns */
 #define TICKS_PER_DAY 25920000u		/* DATETIME: 1/300 s */
@@ -285,17 +293,14 @@ column_from_decltype(const char *decl, struct column *col)
 	static const char *const bits[] = { "BIT", "BOOLEAN", "BOOL", NULL };
 	static const char *const decimals[] = { "DECIMAL", "NUMERIC", "DEC",
 	    NULL };
-	static const char *const moneys[] = { "MONEY", "SMALLMONEY", NULL };
-	static const char *const floats[] = { "FLOAT", "REAL", "DOUBLE",
+	static const char *const floats[] = { "FLOAT", "DOUBLE",
 	    "DOUBLE PRECISION", NULL };
-	static const char *const datetimes[] = { "DATETIME", "SMALLDATETIME",
-	    NULL };
-	static const char *const chars[] = { "NVARCHAR", "VARCHAR", "NCHAR",
-	    "CHAR", "CHARACTER", "VARYING CHARACTER", "NATIVE CHARACTER",
-	    "NCHAR VARYING", "CHAR VARYING", "CHARACTER VARYING",
-	    "NATIONAL CHARACTER VARYING", NULL };
+	static const char *const nvarchars[] = { "NVARCHAR", "NCHAR VARYING",
+	    "NATIONAL CHARACTER VARYING", "NATIVE CHARACTER", NULL };
+	static const char *const varchars[] = { "VARCHAR", "VARYING CHARACTER",
+	    "CHAR VARYING", "CHARACTER VARYING", NULL };
+	static const char *const chars[] = { "CHAR", "CHARACTER", NULL };
 	static const char *const texts[] = { "TEXT", "NTEXT", "CLOB", NULL };
-	static const char *const binaries[] = { "VARBINARY", "BINARY", NULL };
 	static const char *const blobs[] = { "BLOB", "IMAGE", NULL };
 	char name[64], args[32], *comma;
 
@@ -316,6 +321,7 @@ column_from_decltype(const char *decl, struct column *col)
 	else if (name_is(name, decimals)) {
 		/* T-SQL's defaults: DECIMAL means DECIMAL(18,0) */
 		col->type = CT_DECIMAL;
+		col->numeric = strcmp(name, "NUMERIC") == 0;
 		col->precision = 18;
 		if (*args) {
 			col->precision = atoi(args);
@@ -326,29 +332,47 @@ column_from_decltype(const char *decl, struct column *col)
 			col->precision = 38;
 		if (col->scale < 0 || col->scale > col->precision)
 			col->scale = 0;
-	} else if (name_is(name, moneys))
+	} else if (strcmp(name, "MONEY") == 0)
 		col->type = CT_MONEY;
+	else if (strcmp(name, "SMALLMONEY") == 0)
+		col->type = CT_SMALLMONEY;
 	else if (name_is(name, floats))
 		col->type = CT_FLOAT;
+	else if (strcmp(name, "REAL") == 0)
+		col->type = CT_REAL;
 	else if (strcmp(name, "DATE") == 0)
 		col->type = CT_DATE;
-	else if (name_is(name, datetimes))
+	else if (strcmp(name, "DATETIME") == 0)
 		col->type = CT_DATETIME;
-	else if (strcmp(name, "DATETIME2") == 0 || strcmp(name, "TIME") == 0) {
-		col->type = name[1] == 'A' ? CT_DATETIME2 : CT_TIME;
+	else if (strcmp(name, "SMALLDATETIME") == 0)
+		col->type = CT_SMALLDATETIME;
+	else if (strcmp(name, "DATETIME2") == 0 || strcmp(name, "TIME") == 0 ||
+	    strcmp(name, "DATETIMEOFFSET") == 0) {
+		col->type = name[1] == 'I' ? CT_TIME : name[8] == 'O' ?
+		    CT_DATETIMEOFFSET : CT_DATETIME2;
 		col->scale = *args ? atoi(args) : 7;
 		if (col->scale < 0 || col->scale > 7)
 			col->scale = 7;
-	} else if (name_is(name, chars))
+	} else if (name_is(name, nvarchars))
 		sized(col, args, NVARCHAR_LIMIT, CT_NVARCHAR, CT_NVARCHAR_MAX);
+	else if (strcmp(name, "NCHAR") == 0)
+		sized(col, args, NVARCHAR_LIMIT, *args ? CT_NCHAR : CT_NVARCHAR,
+		    CT_NVARCHAR_MAX);
+	else if (name_is(name, varchars))
+		sized(col, args, VARCHAR_LIMIT, CT_VARCHAR, CT_VARCHAR_MAX);
+	else if (name_is(name, chars))
+		sized(col, args, VARCHAR_LIMIT, *args ? CT_CHAR : CT_VARCHAR,
+		    CT_VARCHAR_MAX);
 	else if (name_is(name, texts))
 		col->type = CT_NVARCHAR_MAX;
-	else if (strcmp(name, "UNIQUEIDENTIFIER") == 0) {
-		col->type = CT_NVARCHAR;
-		col->size = 36;
-	} else if (name_is(name, binaries))
+	else if (strcmp(name, "UNIQUEIDENTIFIER") == 0)
+		col->type = CT_GUID;
+	else if (strcmp(name, "VARBINARY") == 0)
 		sized(col, args, VARBINARY_LIMIT, CT_VARBINARY,
 		    CT_VARBINARY_MAX);
+	else if (strcmp(name, "BINARY") == 0)
+		sized(col, args, VARBINARY_LIMIT, *args ? CT_BINARY :
+		    CT_VARBINARY, CT_VARBINARY_MAX);
 	else if (name_is(name, blobs))
 		col->type = CT_VARBINARY_MAX;
 	else
@@ -385,9 +409,9 @@ column_downgrade(struct column *col, uint32_t tds_version)
 	if (tds_version >= TDS73)
 		return;
 	if (col->type == CT_DATE || col->type == CT_TIME ||
-	    col->type == CT_DATETIME2) {
+	    col->type == CT_DATETIME2 || col->type == CT_DATETIMEOFFSET) {
+		col->size = col->type == CT_DATETIMEOFFSET ? 34 : 27;
 		col->type = CT_NVARCHAR;
-		col->size = 27;
 	}
 }
 
@@ -429,41 +453,61 @@ put_type_info(struct buf *b, const struct column *col)
 		buf_u8(b, 1);
 		break;
 	case CT_DECIMAL:
-		buf_u8(b, T_DECIMALN);
+		buf_u8(b, col->numeric ? T_NUMERICN : T_DECIMALN);
 		buf_u8(b, decimal_bytes(col->precision));
 		buf_u8(b, col->precision);
 		buf_u8(b, col->scale);
 		break;
 	case CT_MONEY:
+	case CT_SMALLMONEY:
 		buf_u8(b, T_MONEYN);
-		buf_u8(b, 8);
+		buf_u8(b, col->type == CT_MONEY ? 8 : 4);
 		break;
 	case CT_FLOAT:
+	case CT_REAL:
 		buf_u8(b, T_FLTN);
-		buf_u8(b, 8);
+		buf_u8(b, col->type == CT_FLOAT ? 8 : 4);
 		break;
 	case CT_DATE:
 		buf_u8(b, T_DATEN);
 		break;
 	case CT_DATETIME:
+	case CT_SMALLDATETIME:
 		buf_u8(b, T_DATETIMN);
-		buf_u8(b, 8);
+		buf_u8(b, col->type == CT_DATETIME ? 8 : 4);
 		break;
 	case CT_DATETIME2:
+	case CT_DATETIMEOFFSET:
 	case CT_TIME:
-		buf_u8(b, col->type == CT_TIME ? T_TIMEN : T_DATETIME2N);
+		buf_u8(b, col->type == CT_TIME ? T_TIMEN : col->type ==
+		    CT_DATETIME2 ? T_DATETIME2N : T_DATETIMEOFFSETN);
 		buf_u8(b, col->scale);
 		break;
+	case CT_GUID:
+		buf_u8(b, T_GUID);
+		buf_u8(b, 16);
+		break;
 	case CT_NVARCHAR:
+	case CT_NCHAR:
 	case CT_NVARCHAR_MAX:
-		buf_u8(b, T_NVARCHAR);
-		buf_u16(b, col->type == CT_NVARCHAR ? col->size * 2 : 0xffff);
+		buf_u8(b, col->type == CT_NCHAR ? T_NCHAR : T_NVARCHAR);
+		buf_u16(b, col->type == CT_NVARCHAR_MAX ? 0xffff :
+		    col->size * 2);
+		buf_put(b, collation, sizeof collation);
+		break;
+	case CT_VARCHAR:
+	case CT_CHAR:
+	case CT_VARCHAR_MAX:
+		buf_u8(b, col->type == CT_CHAR ? T_BIGCHAR : T_BIGVARCHAR);
+		buf_u16(b, col->type == CT_VARCHAR_MAX ? 0xffff : col->size);
 		buf_put(b, collation, sizeof collation);
 		break;
 	case CT_VARBINARY:
+	case CT_BINARY:
 	case CT_VARBINARY_MAX:
-		buf_u8(b, T_BIGVARBINARY);
-		buf_u16(b, col->type == CT_VARBINARY ? col->size : 0xffff);
+		buf_u8(b, col->type == CT_BINARY ? T_BIGBINARY :
+		    T_BIGVARBINARY);
+		buf_u16(b, col->type == CT_VARBINARY_MAX ? 0xffff : col->size);
 		break;
 	}
 }
@@ -607,8 +651,8 @@ put:
  * scaled by 10^scale, rounding half away from zero. Returns 0, -1 when
  * the text is not a plain decimal, -2 when it has over 38 digits.
  */
-static int
-parse_decimal(const char *s, int scale, int *negative,
+int
+decimal_parse(const char *s, int scale, int *negative,
     unsigned __int128 *magnitude)
 {
 	unsigned __int128 mag = 0, limit = 1;
@@ -662,6 +706,84 @@ parse_decimal(const char *s, int scale, int *negative,
 	return 0;
 }
 
+/*
+ * The shortest decimal that reads back as d, written out without an
+ * exponent: what the value was written as before SQLite kept it as a
+ * REAL, so 1.0005 rounds as the decimal 1.0005 would, not as the binary
+ * 1.000499999... Returns -1 when d is not finite.
+ */
+int
+decimal_from_double(double d, char *out, size_t size)
+{
+	char e[40], digits[24];
+	int prec, exp, n = 0, k, o = 0;
+	const char *p;
+
+	if (!isfinite(d) || size < 48 || fabs(d) >= 1e38)
+		return -1;
+	if (fabs(d) < 1e-40) {
+		snprintf(out, size, "0");
+		return 0;
+	}
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(e, sizeof e, "%.*e", prec - 1, d);
+		if (strtod(e, NULL) == d)
+			break;
+	}
+	snprintf(e, sizeof e, "%.*e", prec - 1, d);
+	p = e;
+	if (*p == '-')
+		out[o++] = *p++;
+	for (; *p && *p != 'e'; p++)
+		if (isdigit((unsigned char)*p))
+			digits[n++] = *p;
+	exp = *p == 'e' ? atoi(p + 1) : 0;
+	/* the value is d1.d2d3... times 10^exp */
+	if (exp < 0) {
+		out[o++] = '0';
+		out[o++] = '.';
+		for (k = -1; k > exp; k--)
+			out[o++] = '0';
+		for (k = 0; k < n; k++)
+			out[o++] = digits[k];
+	} else {
+		for (k = 0; k <= exp; k++)
+			out[o++] = k < n ? digits[k] : '0';
+		if (n > exp + 1) {
+			out[o++] = '.';
+			for (k = exp + 1; k < n; k++)
+				out[o++] = digits[k];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Sign and magnitude scaled by 10^scale as text: "-0.30". */
+void
+decimal_format(int negative, unsigned __int128 mag, int scale, char *out,
+    size_t size)
+{
+	char digits[48];
+	int n = 0;
+	size_t o = 0;
+
+	do {
+		digits[n++] = '0' + (int)(mag % 10);
+		mag /= 10;
+	} while (mag > 0 && n < 40);
+	while (n <= scale && n < 47)
+		digits[n++] = '0';
+	if (negative && o + 1 < size)
+		out[o++] = '-';
+	while (n > 0 && o + 2 < size) {
+		if (n == scale)
+			out[o++] = '.';
+		out[o++] = digits[--n];
+	}
+	out[o] = '\0';
+}
+
 /* Any SQLite value as sign and magnitude scaled by 10^scale. */
 static int
 value_to_decimal(sqlite3_stmt *stmt, int i, int scale, int *negative,
@@ -676,13 +798,13 @@ value_to_decimal(sqlite3_stmt *stmt, int i, int scale, int *negative,
 	case SQLITE_INTEGER:
 		snprintf(text, sizeof text, "%lld",
 		    (long long)sqlite3_column_int64(stmt, i));
-		return parse_decimal(text, scale, negative, magnitude);
+		return decimal_parse(text, scale, negative, magnitude);
 	case SQLITE_FLOAT:
 		d = sqlite3_column_double(stmt, i);
 		break;
 	case SQLITE_TEXT:
 		text_value = (const char *)sqlite3_column_text(stmt, i);
-		rc = parse_decimal(text_value, scale, negative, magnitude);
+		rc = decimal_parse(text_value, scale, negative, magnitude);
 		if (rc != -1)
 			return rc;
 		/* 1.5e3 and the like */
@@ -692,10 +814,9 @@ value_to_decimal(sqlite3_stmt *stmt, int i, int scale, int *negative,
 	default:
 		return -1;
 	}
-	if (!isfinite(d) || fabs(d) >= 1e38)
+	if (decimal_from_double(d, text, sizeof text) < 0)
 		return -2;
-	snprintf(text, sizeof text, "%.*f", scale, d);
-	return parse_decimal(text, scale, negative, magnitude);
+	return decimal_parse(text, scale, negative, magnitude);
 }
 
 static int
@@ -721,18 +842,26 @@ put_decimal(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
 }
 
 static int
-put_money(struct buf *b, sqlite3_stmt *stmt, int i, struct sqlmsg *err)
+put_money(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
+    int i, struct sqlmsg *err)
 {
+	const char *name = col->type == CT_MONEY ? "money" : "smallmoney";
 	unsigned __int128 mag;
 	int negative, rc;
 	int64_t v;
 
 	rc = value_to_decimal(stmt, i, 4, &negative, &mag);
 	if (rc == -1)
-		return conversion_failed(err, "money");
-	if (rc < 0 || mag > (unsigned __int128)INT64_MAX)
-		return overflow(err, "money");
+		return conversion_failed(err, name);
+	if (rc < 0 || mag > (col->type == CT_MONEY ?
+	    (unsigned __int128)INT64_MAX : (unsigned __int128)INT32_MAX))
+		return overflow(err, name);
 	v = negative ? -(int64_t)mag : (int64_t)mag;
+	if (col->type == CT_SMALLMONEY) {
+		buf_u8(b, 4);
+		buf_u32(b, (uint32_t)(int32_t)v);
+		return 0;
+	}
 	buf_u8(b, 8);
 	buf_u32(b, (uint32_t)((uint64_t)v >> 32));
 	buf_u32(b, (uint32_t)v);
@@ -740,10 +869,13 @@ put_money(struct buf *b, sqlite3_stmt *stmt, int i, struct sqlmsg *err)
 }
 
 static int
-put_float(struct buf *b, sqlite3_stmt *stmt, int i, struct sqlmsg *err)
+put_float(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
+    int i, struct sqlmsg *err)
 {
 	uint64_t bits;
+	uint32_t bits4;
 	double d;
+	float f;
 
 	switch (sqlite3_column_type(stmt, i)) {
 	case SQLITE_INTEGER:
@@ -756,7 +888,17 @@ put_float(struct buf *b, sqlite3_stmt *stmt, int i, struct sqlmsg *err)
 			break;
 		/* fall through */
 	default:
-		return conversion_failed(err, "float");
+		return conversion_failed(err, col->type == CT_REAL ? "real" :
+		    "float");
+	}
+	if (col->type == CT_REAL) {
+		if (isfinite(d) && fabs(d) > 3.40282346638528859812e+38)
+			return overflow(err, "real");
+		f = (float)d;
+		memcpy(&bits4, &f, sizeof bits4);
+		buf_u8(b, 4);
+		buf_u32(b, bits4);
+		return 0;
 	}
 	memcpy(&bits, &d, sizeof bits);
 	buf_u8(b, 8);
@@ -764,17 +906,96 @@ put_float(struct buf *b, sqlite3_stmt *stmt, int i, struct sqlmsg *err)
 	return 0;
 }
 
+/*
+ * A DATETIMEOFFSET's trailing "+hh:mm", "-hh:mm" or "Z": its minutes,
+ * and *len shortened to the date and time before it. No offset is UTC;
+ * INT64_MIN when the offset is malformed.
+ */
+static int64_t
+parse_offset(const char *s, size_t *len)
+{
+	size_t n = *len;
+	int64_t minutes;
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n >= 1 && s[n - 1] == 'Z') {
+		*len = n - 1;
+		return 0;
+	}
+	if (n < 6 || (s[n - 6] != '+' && s[n - 6] != '-') || s[n - 3] != ':')
+		return 0;
+	if (!isdigit((unsigned char)s[n - 5]) || !isdigit((unsigned char)s[n - 4]) ||
+	    !isdigit((unsigned char)s[n - 2]) || !isdigit((unsigned char)s[n - 1]))
+		return INT64_MIN;
+	minutes = ((s[n - 5] - '0') * 10 + (s[n - 4] - '0')) * 60 +
+	    (s[n - 2] - '0') * 10 + (s[n - 1] - '0');
+	if (minutes > 14 * 60)
+		return INT64_MIN;
+	*len = n - 6;
+	return s[n - 6] == '-' ? -minutes : minutes;
+}
+
+/* "6F9619FF-8B86-D011-B42D-00C04FC964FF", braces allowed, or 16 bytes */
+static int
+put_guid(struct buf *b, sqlite3_stmt *stmt, int i, struct sqlmsg *err)
+{
+	static const int order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11,
+	    12, 13, 14, 15 };
+	const unsigned char *s;
+	unsigned char g[16];
+	size_t len, pos = 0, n = 0;
+	int k, hi;
+
+	if (sqlite3_column_type(stmt, i) == SQLITE_BLOB &&
+	    sqlite3_column_bytes(stmt, i) == 16) {
+		buf_u8(b, 16);
+		buf_put(b, sqlite3_column_blob(stmt, i), 16);
+		return 0;
+	}
+	s = sqlite3_column_text(stmt, i);
+	len = (size_t)sqlite3_column_bytes(stmt, i);
+	if (len == 38 && s[0] == '{' && s[37] == '}') {
+		pos = 1;
+		len = 37;
+	}
+	for (; pos < len && n < 32; pos++) {
+		if (s[pos] == '-' && (n == 8 || n == 12 || n == 16 || n == 20))
+			continue;
+		if (!isxdigit(s[pos]))
+			break;
+		hi = isdigit(s[pos]) ? s[pos] - '0' : tolower(s[pos]) - 'a' + 10;
+		g[n / 2] = n % 2 ? (unsigned char)(g[n / 2] | hi) :
+		    (unsigned char)(hi << 4);
+		n++;
+	}
+	if (n != 32 || pos != len) {
+		sqlmsg_set(err, 8169, "Conversion failed when converting from "
+		    "a character string to uniqueidentifier.");
+		return -1;
+	}
+	/* the first three groups go little-endian */
+	buf_u8(b, 16);
+	for (k = 0; k < 16; k++)
+		buf_u8(b, g[order[k]]);
+	return 0;
+}
+
 static int
 put_temporal(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
     int i, struct sqlmsg *err)
 {
+	const char *text = (const char *)sqlite3_column_text(stmt, i);
+	size_t len = (size_t)sqlite3_column_bytes(stmt, i);
 	struct datetime dt;
 	uint64_t units, div = 1, ticks;
+	int64_t minutes = 0;
 	int k, n;
 
-	if (sqlite3_column_type(stmt, i) != SQLITE_TEXT ||
-	    parse_datetime((const char *)sqlite3_column_text(stmt, i),
-	    (size_t)sqlite3_column_bytes(stmt, i), &dt) < 0) {
+	if (col->type == CT_DATETIMEOFFSET)
+		minutes = parse_offset(text, &len);
+	if (sqlite3_column_type(stmt, i) != SQLITE_TEXT || minutes == INT64_MIN ||
+	    parse_datetime(text, len, &dt) < 0) {
 		sqlmsg_set(err, 241, "Conversion failed when converting date "
 		    "and/or time from character string.");
 		return -1;
@@ -802,9 +1023,37 @@ put_temporal(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
 		buf_u32(b, (uint32_t)(int32_t)dt.days);
 		buf_u32(b, (uint32_t)ticks);
 		return 0;
+	case CT_SMALLDATETIME:
+		/* to the minute, 29.998 s and more rounding up */
+		units = (dt.frac + 300000000u - 20000) / 600000000u;
+		if (units >= 1440) {
+			units -= 1440;
+			dt.days++;
+		}
+		dt.days -= days_from_civil(1900, 1, 1) - day_zero();
+		if (dt.days < 0 || dt.days > 65535) {
+			sqlmsg_set(err, 242, "The conversion of a nvarchar data "
+			    "type to a smalldatetime data type resulted in an "
+			    "out-of-range value.");
+			return -1;
+		}
+		buf_u8(b, 4);
+		buf_u16(b, (unsigned)dt.days);
+		buf_u16(b, (unsigned)units);
+		return 0;
 	default:
 		for (k = col->scale; k < 7; k++)
 			div *= 10;
+		units = (dt.frac + div / 2) / div;
+		if (col->type == CT_DATETIMEOFFSET) {
+			/* sent as UTC and the offset */
+			int64_t t = (int64_t)dt.frac - minutes * 600000000LL;
+
+			dt.days += t < 0 ? -1 : t >= (int64_t)UNITS_PER_DAY;
+			t = ((t % (int64_t)UNITS_PER_DAY) + (int64_t)UNITS_PER_DAY) %
+			    (int64_t)UNITS_PER_DAY;
+			dt.frac = (uint64_t)t;
+		}
 		units = (dt.frac + div / 2) / div;
 		if (units >= UNITS_PER_DAY / div) {
 			/* rounded up past midnight */
@@ -814,13 +1063,16 @@ put_temporal(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
 				dt.days++;
 		}
 		n = time_bytes(col->scale);
-		buf_u8(b, n + (col->type == CT_DATETIME2 ? 3 : 0));
+		buf_u8(b, n + (col->type == CT_DATETIME2 ? 3 : col->type ==
+		    CT_DATETIMEOFFSET ? 5 : 0));
 		for (k = 0; k < n; k++)
 			buf_u8(b, (unsigned)(units >> (8 * k)) & 0xff);
-		if (col->type == CT_DATETIME2)
+		if (col->type != CT_TIME)
 			for (k = 0; k < 3; k++)
 				buf_u8(b, (unsigned)(dt.days >> (8 * k)) &
 				    0xff);
+		if (col->type == CT_DATETIMEOFFSET)
+			buf_u16(b, (unsigned)(minutes & 0xffff));
 		return 0;
 	}
 }
@@ -868,28 +1120,37 @@ put_nvarchar(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
 	const char *text;
 	size_t len, at = b->len, units;
 
+	int wide = col->type == CT_NVARCHAR || col->type == CT_NCHAR ||
+	    col->type == CT_NVARCHAR_MAX;
+	int max = col->type == CT_NVARCHAR_MAX || col->type == CT_VARCHAR_MAX;
+
 	text = value_text(stmt, i, scratch, sizeof scratch, &len);
-	if (col->type == CT_NVARCHAR) {
+	if (!max) {
 		buf_u16(b, 0);
-		units = buf_ucs2(b, text, len);
+		units = wide ? buf_ucs2(b, text, len) : buf_cp1252(b, text, len);
 		if (units > (size_t)col->size) {
 			sqlmsg_set(err, 8152, "String or binary data would be "
 			    "truncated: a value is longer than its column's "
-			    "%d characters.", col->size);
+			    "%d %s.", col->size, wide ? "characters" : "bytes");
 			return -1;
 		}
-		patch_le(b->data + at, units * 2, 2);
+		/* CHAR and NCHAR are padded with spaces, as SQL Server keeps
+		 * them */
+		for (; (col->type == CT_CHAR || col->type == CT_NCHAR) &&
+		    units < (size_t)col->size; units++)
+			wide ? buf_u16(b, ' ') : buf_u8(b, ' ');
+		patch_le(b->data + at, units * (wide ? 2 : 1), 2);
 		return 0;
 	}
-	/* NVARCHAR(MAX): PLP, total length then one chunk then 0 */
+	/* (N)VARCHAR(MAX): PLP, total length then one chunk then 0 */
 	buf_u64(b, 0);
 	buf_u32(b, 0);
-	units = buf_ucs2(b, text, len);
+	units = wide ? buf_ucs2(b, text, len) * 2 : buf_cp1252(b, text, len);
 	if (units == 0) {
 		b->len = at + 8;
 	} else {
-		patch_le(b->data + at, units * 2, 8);
-		patch_le(b->data + at + 8, units * 2, 4);
+		patch_le(b->data + at, units, 8);
+		patch_le(b->data + at + 8, units, 4);
 	}
 	buf_u32(b, 0);
 	return 0;
@@ -902,15 +1163,18 @@ put_varbinary(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
 	const void *p = sqlite3_column_blob(stmt, i);
 	size_t len = (size_t)sqlite3_column_bytes(stmt, i);
 
-	if (col->type == CT_VARBINARY) {
+	if (col->type != CT_VARBINARY_MAX) {
 		if (len > (size_t)col->size) {
 			sqlmsg_set(err, 8152, "String or binary data would be "
 			    "truncated: a value is longer than its column's "
 			    "%d bytes.", col->size);
 			return -1;
 		}
-		buf_u16(b, len);
+		buf_u16(b, col->type == CT_BINARY ? (size_t)col->size : len);
 		buf_put(b, p, len);
+		/* BINARY(n) is padded with zeros */
+		for (; col->type == CT_BINARY && len < (size_t)col->size; len++)
+			buf_u8(b, 0);
 		return 0;
 	}
 	buf_u64(b, len);
@@ -927,10 +1191,15 @@ put_null(struct buf *b, const struct column *col)
 {
 	switch (col->type) {
 	case CT_NVARCHAR:
+	case CT_NCHAR:
+	case CT_VARCHAR:
+	case CT_CHAR:
 	case CT_VARBINARY:
+	case CT_BINARY:
 		buf_u16(b, 0xffff);
 		break;
 	case CT_NVARCHAR_MAX:
+	case CT_VARCHAR_MAX:
 	case CT_VARBINARY_MAX:
 		buf_u64(b, UINT64_MAX);
 		break;
@@ -964,16 +1233,26 @@ put_value(struct buf *b, const struct column *col, sqlite3_stmt *stmt,
 	case CT_DECIMAL:
 		return put_decimal(b, col, stmt, i, err);
 	case CT_MONEY:
-		return put_money(b, stmt, i, err);
+	case CT_SMALLMONEY:
+		return put_money(b, col, stmt, i, err);
 	case CT_FLOAT:
-		return put_float(b, stmt, i, err);
+	case CT_REAL:
+		return put_float(b, col, stmt, i, err);
 	case CT_DATE:
 	case CT_DATETIME:
+	case CT_SMALLDATETIME:
 	case CT_DATETIME2:
+	case CT_DATETIMEOFFSET:
 	case CT_TIME:
 		return put_temporal(b, col, stmt, i, err);
+	case CT_GUID:
+		return put_guid(b, stmt, i, err);
 	case CT_NVARCHAR:
+	case CT_NCHAR:
 	case CT_NVARCHAR_MAX:
+	case CT_VARCHAR:
+	case CT_CHAR:
+	case CT_VARCHAR_MAX:
 		return put_nvarchar(b, col, stmt, i, err);
 	default:
 		return put_varbinary(b, col, stmt, i, err);
