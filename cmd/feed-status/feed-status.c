@@ -22,6 +22,7 @@
 #include "csvio.h"
 #include "err.h"
 #include "mem.h"
+#include "opt.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/schedfeed"
 
@@ -597,8 +598,8 @@ main(int argc, char *argv[])
 	time_t now = time(NULL);
 
 	setprogname(argv[0]);
-	while ((opt = getopt_long(argc, argv, "+j:l:Dd:h", longopts,
-	    NULL)) != -1) {
+	while ((opt = opt_next(argc, argv, "+j:l:Dd:h", longopts, NULL)) !=
+	    -1) {
 		switch (opt) {
 		case 'j':
 			if (!job_name_ok(optarg))
