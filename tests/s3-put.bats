@@ -286,3 +286,28 @@ s3-put: 1 file not sent" ]
 	[ "$output" = "file,bytes,sha256,target
 $(receipt "$W/a.csv" "$PREFIX/a.csv")" ]
 }
+
+@test "--skip-same: an object that is this file (size, the SHA-256 stored with it) is not sent again" {
+	printf 'day one\n' >"$W/a.csv"
+	head -c $((6 * 1024 * 1024)) /dev/urandom >"$W/big.bin"
+	run s3-put --part-size 5M "s3://backup/$PREFIX/" "$W/a.csv" "$W/big.bin"
+	[ "$status" -eq 0 ]
+	: >"$BATS_FILE_TMPDIR/capture"
+	run --separate-stderr s3-put --skip-same --part-size 5M "s3://backup/$PREFIX/" "$W/a.csv" "$W/big.bin"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "s3-put: $W/a.csv: the store holds this file already (8 bytes, the same SHA-256): not sent
+s3-put: $W/big.bin: the store holds this file already ($((6 * 1024 * 1024)) bytes, the same SHA-256): not sent" ]
+	# the receipts all the same: the files are delivered
+	[ "$output" = "file,bytes,sha256,target
+$(receipt "$W/a.csv" "$PREFIX/a.csv")
+$(receipt "$W/big.bin" "$PREFIX/big.bin")" ]
+	! grep -q '^PUT \|^POST ' "$BATS_FILE_TMPDIR/capture"
+	[ "$(grep -c '^HEAD ' "$BATS_FILE_TMPDIR/capture")" -eq 2 ]
+	# other content under the name is replaced
+	printf 'day one, corrected\n' >"$W/a.csv"
+	run --separate-stderr s3-put --skip-same "s3://backup/$PREFIX/" "$W/a.csv"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	sdk get backup "$PREFIX/a.csv" "$W/back"
+	cmp "$W/back" "$W/a.csv"
+}

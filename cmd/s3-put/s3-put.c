@@ -52,6 +52,7 @@ struct store {
 	const char *cafile;	/* AWS_CA_BUNDLE, or NULL: the system's */
 	const char *kms_key;	/* S3_SSE_KMS_KEY_ID, or NULL: AES256 */
 	int no_clobber;
+	int skip_same;		/* an object with our SHA-256: not sent */
 	int retries;
 	long timeout;
 	long long part_size;
@@ -74,6 +75,8 @@ struct call {
 	long http;
 	char *etag;		/* the ETag header, quotes removed */
 	char *checksum;		/* x-amz-checksum-sha256, if any */
+	char *meta_sha256;	/* x-amz-meta-sha256: what s3-put stored */
+	long long length;	/* Content-Length, -1 when none */
 	char *text;		/* the body, up to ERROR_BODY_MAX */
 	size_t text_len;
 };
@@ -114,7 +117,7 @@ struct multipart {
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [--no-clobber] [--part-size bytes] "
+	fprintf(stderr, "usage: %s [--no-clobber] [--skip-same] [--part-size bytes] "
 	    "[--streams n] [--retries n]\n\t[--timeout seconds] "
 	    "s3://bucket/[prefix/] file ...\n", progname);
 	exit(EX_USAGE);
@@ -141,7 +144,7 @@ hex(const unsigned char *raw, size_t len, char *out)
 /* SHA-256 and MD5 of bytes [offset, offset+len) of fd, or of mem. */
 static int
 hash_range(int fd, off_t offset, uint64_t len, const char *mem,
-    struct hashes *h)
+    struct hashes *h, int with_md5)
 {
 	EVP_MD_CTX *sha = EVP_MD_CTX_new(), *md5 = EVP_MD_CTX_new();
 	unsigned char raw[32];
@@ -158,7 +161,8 @@ hash_range(int fd, off_t offset, uint64_t len, const char *mem,
 
 		if (mem != NULL) {
 			EVP_DigestUpdate(sha, mem, (size_t)len);
-			EVP_DigestUpdate(md5, mem, (size_t)len);
+			if (with_md5)
+				EVP_DigestUpdate(md5, mem, (size_t)len);
 			break;
 		}
 		if ((got = pread(fd, buf, want, offset)) <= 0) {
@@ -168,7 +172,8 @@ hash_range(int fd, off_t offset, uint64_t len, const char *mem,
 			break;
 		}
 		EVP_DigestUpdate(sha, buf, (size_t)got);
-		EVP_DigestUpdate(md5, buf, (size_t)got);
+		if (with_md5)
+			EVP_DigestUpdate(md5, buf, (size_t)got);
 		offset += got;
 		len -= (uint64_t)got;
 	}
@@ -256,7 +261,16 @@ on_header(char *data, size_t size, size_t count, void *ctx)
 	if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
 		free(c->etag);
 		free(c->checksum);
-		c->etag = c->checksum = NULL;
+		free(c->meta_sha256);
+		c->etag = c->checksum = c->meta_sha256 = NULL;
+		c->length = -1;
+	} else if ((v = header_value(data, len, "Content-Length")) != NULL) {
+		c->length = strtoll(v, NULL, 10);
+		free(v);
+	} else if ((v = header_value(data, len, "x-amz-meta-sha256")) !=
+	    NULL) {
+		free(c->meta_sha256);
+		c->meta_sha256 = v;
 	} else if ((v = header_value(data, len, "ETag")) != NULL) {
 		free(c->etag);
 		c->etag = v;
@@ -273,8 +287,10 @@ call_reset(struct call *c)
 {
 	free(c->etag);
 	free(c->checksum);
+	free(c->meta_sha256);
 	free(c->text);
-	c->etag = c->checksum = c->text = NULL;
+	c->etag = c->checksum = c->meta_sha256 = c->text = NULL;
+	c->length = -1;
 	c->text_len = 0;
 	c->http = 0;
 }
@@ -571,21 +587,30 @@ object_url(const struct store *st, CURL *curl, const char *key,
 	return url;
 }
 
-/* Server-side encryption asked for on every object, never switched off. */
+/*
+ * What every object is stored with: server-side encryption, asked for
+ * always and never switched off, and the whole file's SHA-256 as user
+ * metadata, so that a later run can ask whether the object is this file
+ * (--skip-same). owned[0..1] are freed by the caller.
+ */
 static void
-sse_headers(const struct store *st, const char **h, char **owned)
+object_headers(const struct store *st, const char *sha256_hex,
+    const char **h, char **owned)
 {
-	if (st->kms_key == NULL) {
-		h[0] = "x-amz-server-side-encryption: AES256";
-		h[1] = NULL;
-		*owned = NULL;
-		return;
+	size_t n = 0;
+
+	owned[0] = xasprintf("x-amz-meta-sha256: %s", sha256_hex);
+	owned[1] = NULL;
+	h[n++] = owned[0];
+	if (st->kms_key == NULL)
+		h[n++] = "x-amz-server-side-encryption: AES256";
+	else {
+		h[n++] = "x-amz-server-side-encryption: aws:kms";
+		owned[1] = xasprintf("x-amz-server-side-encryption-aws-kms-"
+		    "key-id: %s", st->kms_key);
+		h[n++] = owned[1];
 	}
-	h[0] = "x-amz-server-side-encryption: aws:kms";
-	*owned = xasprintf("x-amz-server-side-encryption-aws-kms-key-id: %s",
-	    st->kms_key);
-	h[1] = *owned;
-	h[2] = NULL;
+	h[n] = NULL;
 }
 
 static const char empty_sha256[] =
@@ -618,8 +643,8 @@ static int
 put_single(struct store *st, CURL *curl, const char *path, int fd,
     uint64_t size, const struct hashes *h, const char *url)
 {
-	const char *headers[8], *sse[3];
-	char *kms = NULL, *md5 = xasprintf("Content-MD5: %s", h->md5_b64);
+	const char *headers[9], *sse[4];
+	char *owned[2], *md5 = xasprintf("Content-MD5: %s", h->md5_b64);
 	char *checksum = xasprintf("x-amz-checksum-sha256: %s", h->sha256_b64);
 	struct call c = { .method = "PUT", .what = path, .url = url,
 	    .headers = headers, .fd = fd, .len = size,
@@ -627,7 +652,7 @@ put_single(struct store *st, CURL *curl, const char *path, int fd,
 	size_t n = 0;
 	int status;
 
-	sse_headers(st, sse, &kms);
+	object_headers(st, h->sha256_hex, sse, owned);
 	headers[n++] = md5;
 	headers[n++] = checksum;
 	for (size_t i = 0; sse[i] != NULL; i++)
@@ -642,7 +667,8 @@ put_single(struct store *st, CURL *curl, const char *path, int fd,
 			status = check_checksum(&c, h->sha256_b64);
 	}
 	call_reset(&c);
-	free(kms);
+	free(owned[0]);
+	free(owned[1]);
 	free(md5);
 	free(checksum);
 	return status;
@@ -666,7 +692,7 @@ put_part(struct multipart *mp, CURL *curl, int number)
 	if (len > (uint64_t)st->part_size)
 		len = (uint64_t)st->part_size;
 	what = xasprintf("%s part %d", mp->path, number);
-	if (hash_range(mp->fd, offset, len, NULL, &h) != 0) {
+	if (hash_range(mp->fd, offset, len, NULL, &h, 1) != 0) {
 		warn("%s: read error:", what);
 		free(what);
 		return EX_IOERR;
@@ -852,7 +878,7 @@ complete_upload(struct multipart *mp, CURL *curl, const char *query)
 		    i + 1, mp->etags[i]);
 	len += (size_t)snprintf(body + len, cap - len,
 	    "</CompleteMultipartUpload>");
-	hash_range(-1, 0, len, body, &h);
+	hash_range(-1, 0, len, body, &h, 0);
 	url = xasprintf("%s?%s", mp->url, query);
 	what = xasprintf("%s (completing the multipart upload)", mp->path);
 	c.what = what;
@@ -884,12 +910,12 @@ complete_upload(struct multipart *mp, CURL *curl, const char *query)
 
 static int
 put_multipart(struct store *st, CURL *curl, const char *path, int fd,
-    uint64_t size, const char *url)
+    uint64_t size, const char *url, const char *sha256_hex)
 {
 	struct multipart mp = { .st = st, .path = path, .url = url, .fd = fd,
 	    .size = size, .next = 1 };
-	const char *headers[5], *sse[3];
-	char *kms = NULL, *create_url = xasprintf("%s?uploads=", url);
+	const char *headers[6], *sse[4];
+	char *owned[2], *create_url = xasprintf("%s?uploads=", url);
 	char *what = xasprintf("%s (starting a multipart upload)", path);
 	char *query = NULL, *esc;
 	struct call c = { .method = "POST", .what = what, .url = create_url,
@@ -909,14 +935,15 @@ put_multipart(struct store *st, CURL *curl, const char *path, int fd,
 		free(what);
 		return EX_USAGE;
 	}
-	sse_headers(st, sse, &kms);
+	object_headers(st, sha256_hex, sse, owned);
 	for (size_t i = 0; sse[i] != NULL; i++)
 		headers[n++] = sse[i];
 	if (st->no_clobber)
 		headers[n++] = "If-None-Match: *";
 	headers[n] = NULL;
 	status = call(st, curl, &c);
-	free(kms);
+	free(owned[0]);
+	free(owned[1]);
 	if (status == 0 && c.http / 100 != 2)
 		status = http_fail(&c);
 	if (status == 0 && (mp.upload_id = xml_text(c.text, "UploadId")) ==
@@ -961,22 +988,34 @@ put_multipart(struct store *st, CURL *curl, const char *path, int fd,
 	return status;
 }
 
-/* The whole file's hashes, on a thread of their own beside the parts. */
-struct whole_hash {
-	int fd;
-	uint64_t size;
-	struct hashes h;
-	int rc, saved_errno;
-};
-
-static void *
-whole_hash_main(void *arg)
+/*
+ * --skip-same: 0 after a message when the object is this file already
+ * (its size, and the SHA-256 s3-put stored with it), 1 when it is not
+ * there or not the same, or an exit status when the store cannot say.
+ */
+static int
+same_object(struct store *st, CURL *curl, const char *path, const char *url,
+    uint64_t size, const char *sha256_hex)
 {
-	struct whole_hash *wh = arg;
+	struct call c = { .method = "HEAD", .what = path, .url = url,
+	    .fd = -1, .body_sha256 = empty_sha256 };
+	int status;
 
-	wh->rc = hash_range(wh->fd, 0, wh->size, NULL, &wh->h);
-	wh->saved_errno = errno;
-	return NULL;
+	if ((status = call(st, curl, &c)) != 0)
+		return status;
+	if (c.http == 404)
+		status = 1;
+	else if (c.http / 100 != 2)
+		status = http_fail(&c);
+	else if (c.length == (long long)size && c.meta_sha256 != NULL &&
+	    strcasecmp(c.meta_sha256, sha256_hex) == 0) {
+		warn("%s: the store holds this file already (%llu bytes, the "
+		    "same SHA-256): not sent", path, (unsigned long long)size);
+		status = 0;
+	} else
+		status = 1;
+	call_reset(&c);
+	return status;
 }
 
 /* Uploads path to PREFIX/NAME; prints its receipt row. */
@@ -988,7 +1027,7 @@ put_file(struct store *st, CURL *curl, struct csv_writer *w,
 	struct hashes h;
 	struct stat sb;
 	char *key, *url, *target;
-	int fd, status;
+	int fd, status, multipart;
 
 	name = name != NULL ? name + 1 : path;
 	if (*name == '\0') {
@@ -1007,28 +1046,23 @@ put_file(struct store *st, CURL *curl, struct csv_writer *w,
 	key = xasprintf("%s%s", st->prefix, name);
 	url = object_url(st, curl, key, NULL);
 	target = xasprintf("s3://%s/%s", st->bucket, key);
-	if (sb.st_size > st->part_size) {
-		/* each part is hashed as it goes; the receipt's SHA-256 of the
-		 * whole file meanwhile, on another core */
-		struct whole_hash wh = { .fd = fd, .size = (uint64_t)sb.st_size };
-		pthread_t thread;
-
-		if ((errno = pthread_create(&thread, NULL, whole_hash_main,
-		    &wh)) != 0)
-			die(EX_OSERR, "pthread_create:");
-		status = put_multipart(st, curl, path, fd,
-		    (uint64_t)sb.st_size, url);
-		pthread_join(thread, NULL);
-		h = wh.h;
-		if (status == 0 && wh.rc != 0) {
-			errno = wh.saved_errno;
-			warn("%s: read error:", path);
-			status = EX_IOERR;
-		}
-	} else if (hash_range(fd, 0, (uint64_t)sb.st_size, NULL, &h) != 0) {
+	/*
+	 * The whole file's SHA-256 first: the receipt's, and the object's
+	 * metadata (each part gets its own MD5 as it goes, so a multipart
+	 * file is hashed without one here).
+	 */
+	multipart = sb.st_size > st->part_size;
+	if (hash_range(fd, 0, (uint64_t)sb.st_size, NULL, &h, !multipart) !=
+	    0) {
 		warn("%s: read error:", path);
 		status = EX_IOERR;
-	} else
+	} else if (st->skip_same && (status = same_object(st, curl, path,
+	    url, (uint64_t)sb.st_size, h.sha256_hex)) != 1)
+		;	/* there already (0), or the store could not say */
+	else if (multipart)
+		status = put_multipart(st, curl, path, fd,
+		    (uint64_t)sb.st_size, url, h.sha256_hex);
+	else
 		status = put_single(st, curl, path, fd, (uint64_t)sb.st_size,
 		    &h, url);
 	if (status == 0) {
@@ -1132,6 +1166,7 @@ settle(struct store *st)
 
 static const struct option long_options[] = {
 	{ "no-clobber", no_argument, NULL, 'n' },
+	{ "skip-same", no_argument, NULL, 'k' },
 	{ "part-size", required_argument, NULL, 'P' },
 	{ "streams", required_argument, NULL, 's' },
 	{ "retries", required_argument, NULL, 'r' },
@@ -1156,6 +1191,9 @@ main(int argc, char *argv[])
 		switch (opt) {
 		case 'n':
 			st.no_clobber = 1;
+			break;
+		case 'k':
+			st.skip_same = 1;
 			break;
 		case 'P':
 			st.part_size = (long long)opt_size("--part-size", optarg,
