@@ -145,18 +145,27 @@ backed_up() {
 
 @test "iq_daily: the feed backed up under PREFIX/iq_daily/YYYY/MM/DD/, a ledger delivery, logged as one" {
 	iq_setup
+	export SCHEDFEED_METRICS_DIR="$W/metrics"
+	mkdir -p "$SCHEDFEED_METRICS_DIR"
 	run --separate-stderr sh "$IQ" 2026-11-23
 	echo "$stderr"
 	[ "$status" -eq 0 ]
 	cmp "$FEED" "$IQ_DEST/$NAME"
+	joblog=$stderr
+	# counted as a delivery by feed-status and the metrics
+	run feed-status --job iq_daily
+	echo "$output"
+	[ "$(echo "$output" | sed -n 1p | cut -d, -f8)" = sent ]
+	[ "$(echo "$output" | sed -n 2p | cut -d, -f8)" = 2 ]
+	grep -qx 'schedfeed_last_run_deliveries{feed="iq_daily",kind="sent"} 2' \
+	    "$SCHEDFEED_METRICS_DIR/schedfeed_iq_daily.prom"
 	[ "$(sdk list backup "$P/")" = "$KEY" ]
 	backed_up "$KEY" "$FEED"
 	[ "$(puts)" -eq 1 ]
 	# two deliveries in the ledger, the backup's target the day's prefix
 	[ "$(ledger_rows)" = "$(printf '2026-11-23\t%s\t%s\t%s\tsent\n2026-11-23\t%s\t%s\t%s\tsent' \
 	    "$NAME" "$(sha "$FEED")" "$IQ_DEST" "$NAME" "$(sha "$FEED")" "$TARGET")" ]
-	output=$stderr
-	[ "$(log_of "$output" | grep -v ' feed: ')" = "iq_daily 2026-11-23 start
+	[ "$(log_of "$joblog" | grep -v ' feed: ')" = "iq_daily 2026-11-23 start
 iq_daily 2026-11-23 query ok
 iq_daily 2026-11-23 shape ok
 iq_daily 2026-11-23 deliver ok (sent)
@@ -164,7 +173,7 @@ iq_daily 2026-11-23 backup-$NAME ok (sent)
 iq_daily 2026-11-23 archive ok
 iq_daily 2026-11-23 done" ]
 	# no key, no signature in the log
-	[[ "$stderr" != *"$SK"* ]]
+	[[ "$joblog" != *"$SK"* ]]
 	! grep -q "$SK" "$SCHEDFEED_STATE_DIR/iq_daily/log"
 }
 
