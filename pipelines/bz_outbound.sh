@@ -15,6 +15,8 @@
 #	box		box-upload into MTP_BOX_TO_CITY_FOLDER (ledger-guarded)
 #	mail		smtp-send to BZ_CITY_MAIL_TO: a file is waiting
 #			(ledger-guarded)
+#	backup-NAME	with SCHEDFEED_BACKUP_URL set, s3-put of the file into
+#			its PREFIX/bz_outbound/YYYY/MM/DD/ (the hour's day)
 #	sent		archive-mv into DATA_DIR/business/sent/ (YYYY/MM/DD/)
 #
 # No requests: no file, nothing sent, exit 0 with a log line. A failed
@@ -89,6 +91,7 @@ settings() {
 	job_require MTP_BOX_TO_CITY_FOLDER BZ_CITY_MAIL_TO \
 	    HEALTH_NETWORK_SMTP_URL HEALTH_NETWORK_MAIL_FROM || return 78
 	job_secret_check HEALTH_NETWORK_USER_PWD || return 78
+	job_backup_check || return 78
 	job_readable "$BZ_SQL_DIR/bz_outbound.sql" \
 	    "$BZ_SHAPES/bz_outbound.shape" || return 66
 }
@@ -150,6 +153,8 @@ job_deliver --out "$stage/box.csv" box "$name" "$file" \
     "box:$MTP_BOX_TO_CITY_FOLDER" to_city
 job_deliver mail "$name" "$stage/mail.txt" "mailto:$BZ_CITY_MAIL_TO" \
     mail_city > /dev/null
+# the off-site copy (SCHEDFEED_BACKUP_URL), before the file is filed
+job_backup "$file"
 job_step sent file_sent
 rm -rf "$stage"
 job_finish

@@ -23,6 +23,8 @@
 #			MTP_BOX_DAILY_FOLDER, default MM-DD-YYYY>
 #	box-transport	box-upload of the requisition file, as
 #			patients_form_print_DAY.csv, into MTP_BOX_TRANSPORT_FOLDER
+#	backup-NAME	with SCHEDFEED_BACKUP_URL set, s3-put of each of the
+#			four files into its PREFIX/eod_data/YYYY/MM/DD/ (DAY)
 #
 # A failed step stops the job with its status (and mails an alert when
 # SCHEDFEED_ALERT_TO is set); the next run for DAY skips the steps already
@@ -83,6 +85,7 @@ settings() {
 	    MTP_BOX_DAILY_PARENT MTP_BOX_TRANSPORT_FOLDER || return 78
 	job_secret_check PRINT_SFTP_PASSWORD || return 78
 	job_secret_check HEALTH_NETWORK_USER_PWD || return 78
+	job_backup_check || return 78
 	case $MTP_BOX_DAILY_FOLDER in
 	'' | */*)
 		_job_say "MTP_BOX_DAILY_FOLDER: '$MTP_BOX_DAILY_FOLDER' does not make a folder name"
@@ -184,5 +187,8 @@ done
 deliver box-transport "$transport_name" "$stage/$transport_name" \
     "box:$MTP_BOX_TRANSPORT_FOLDER" \
     to_box "$MTP_BOX_TRANSPORT_FOLDER" "$stage/$transport_name"
+# the off-site copy of each file delivered (SCHEDFEED_BACKUP_URL)
+job_backup "$day_dir/$appointments" "$day_dir/$requisition" \
+    "$day_dir/$master" "$stage/$transport_name"
 rm -rf "$stage"
 job_finish

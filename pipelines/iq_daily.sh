@@ -12,6 +12,7 @@
 #	query    sched-query -f sql/iq_daily.sql    -> staging/DATE/query.csv
 #	shape    csv-shape -F shapes/iqueue.shape  -> staging/DATE/NAME
 #	deliver  sftp-put (or a copy into the directory) -> staging/DATE/receipts
+#	backup-NAME  s3-put to SCHEDFEED_BACKUP_URL/iq_daily/YYYY/MM/DD/ (when set)
 #	archive  archive-mv --to archive --date DATE  < staging/DATE/receipts
 #
 # The state lives in $SCHEDFEED_STATE_DIR/iq_daily (pipelines/lib/job.sh):
@@ -113,6 +114,7 @@ case $name in
 '' | . | .. | .* | */* | *,* | *'"'*)
 	config_error 78 "IQ_FILE_NAME: '$IQ_FILE_NAME' does not make a plain file name" ;;
 esac
+job_backup_check || job_fail config 78
 for f in "$IQ_SQL" "$IQ_SHAPE"; do
 	[ -r "$f" ] || config_error 66 "$f: cannot read"
 done
@@ -149,6 +151,9 @@ sftp://*)
 	job_deliver --out "$receipts" deliver "$name" "$feed" "$IQ_DEST" \
 	    job_copy_to_dir "$feed" "$IQ_DEST" ;;
 esac
+
+# The off-site copy (SCHEDFEED_BACKUP_URL), a delivery of its own
+job_backup "$feed"
 
 # Exactly the files the receipts name, under the run date. Nothing sent
 # (the receipts are empty): the feed is the one delivered before, whose

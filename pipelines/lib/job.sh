@@ -85,7 +85,8 @@
 #	the step with 74 before anything is sent.  FILE missing or
 #	unreadable: the step fails with status 66.
 #	TARGET's kind is its form: sftp://... (SFTP), box:FOLDER (Box),
-#	mailto:... (mail), anything else a directory.  CMD (a function:
+#	mailto:... (mail), s3://BUCKET/PREFIX/ (S3), anything else a
+#	directory.  CMD (a function:
 #	they are shell variables) finds in JOB_DELIVER_TEMP the
 #	temporary the intent names (SFTP, directory), in
 #	JOB_DELIVER_MESSAGE_ID the Message-ID (mail, from job, date, KEY
@@ -100,6 +101,9 @@
 #	name with our size and SHA-256 read back, nothing sent; --temp:
 #	the interrupted upload's temporary replaced, then gone); Box by
 #	its folder listing (box-get --list: KEY with the intent's SHA-1);
+#	S3 is asked by the delivery itself (s3-put --skip-same: an object
+#	of our size whose x-amz-meta-sha256 is our SHA-256, asked with a
+#	HEAD, is not sent again);
 #	mail cannot be asked: it is sent again with the same Message-ID,
 #	logged as "outcome unknown, resent with the same Message-ID" and
 #	alerted.  A mail whose sending failed with a status (smtp-send
@@ -108,6 +112,28 @@
 # job_sftp_put ARG...
 #	sftp-put ARG... as a job_deliver command: with --temp
 #	JOB_DELIVER_TEMP and, unless --force, --skip-same.
+#
+# job_s3_put ARG...
+#	s3-put ARG... as a job_deliver command: --skip-same unless --force,
+#	--retries SCHEDFEED_BACKUP_RETRIES when that is set.
+#
+# job_backup_check
+#	False, with a message, when SCHEDFEED_BACKUP_URL is set but is not
+#	s3://BUCKET[/PREFIX]; for a job's check of its settings, before
+#	anything is sent.
+#
+# job_backup FILE...
+#	With SCHEDFEED_BACKUP_URL=s3://BUCKET[/PREFIX] set (else nothing),
+#	backs each FILE up to PREFIX/JOB/YYYY/MM/DD/NAME (the day of
+#	JOB_DATE; an hourly date's day) with s3-put(1): one job_deliver
+#	step a file, named backup-NAME (NAME's characters other than
+#	letters, digits, '.', '_' and '-' as '_'), KEY NAME, TARGET
+#	s3://BUCKET/PREFIX/JOB/YYYY/MM/DD/.  The ledger guards it as any
+#	delivery: a re-run uploads nothing, --force uploads again.  The
+#	store's credentials are s3-put's own (AWS_ACCESS_KEY_ID,
+#	AWS_SECRET_ACCESS_KEY_FILE, AWS_REGION, S3_ENDPOINT_URL,
+#	AWS_CA_BUNDLE ...).  A failure fails the step (75 for a store that
+#	is down) after the job's other deliveries, which stay recorded.
 #
 # job_copy_to_dir FILE DIR
 #	A delivery command for a directory target (a mounted share):
@@ -709,6 +735,7 @@ _job_target_kind() {
 	sftp://*) echo sftp ;;
 	box:*) echo box ;;
 	mailto:*) echo mail ;;
+	s3://*) echo s3 ;;
 	*) echo dir ;;
 	esac
 }
@@ -720,8 +747,8 @@ _job_target_kind() {
 # outcome is then recorded: nothing is sent), 1 when it is not (sent
 # again), 2 when only the delivery can ask (it does, before sending), 3
 # when the destination cannot be asked at all, or an exit status (the
-# step fails, nothing is sent).  A new kind (S3) adds a function here and
-# a line in _job_target_kind.
+# step fails, nothing is sent).  A new kind adds a function here and a
+# line in _job_target_kind.
 
 # A directory: TARGET/KEY with SHA256 (read back); the interrupted copy's
 # temporary (DETAIL) is removed.
@@ -761,6 +788,13 @@ _job_reconcile_box() {
 "*) return 0 ;;
 	esac
 	return 1
+}
+
+# S3: the store's keys are the job's own, so the delivery asks:
+# job_s3_put runs s3-put --skip-same (a HEAD: an object of our size whose
+# x-amz-meta-sha256 is our SHA-256 is not sent again).
+_job_reconcile_s3() {
+	return 2
 }
 
 # Mail cannot be asked: it is sent again with the same Message-ID.
@@ -849,6 +883,10 @@ _job_deliver() {
 	mail)
 		JOB_DELIVER_MESSAGE_ID=$(_job_message_id "$3" "$1")
 		_job_detail=$JOB_DELIVER_MESSAGE_ID ;;
+	s3)
+		# an object appears whole or not at all: no temporary
+		JOB_DELIVER_TEMP=
+		_job_detail=- ;;
 	esac
 	# durably before anything is sent: a state disk that cannot take it
 	# means nothing is sent
@@ -903,6 +941,45 @@ job_sftp_put() {
 	    set -- --temp "$JOB_DELIVER_TEMP" "$@"
 	[ "${JOB_DELIVER_SKIP:-0}" = 0 ] || set -- --skip-same "$@"
 	sftp-put "$@"
+}
+
+# job_s3_put ARG...: s3-put ARG... for a job_deliver command: --skip-same
+# unless --force, and the job's retry count
+job_s3_put() {
+	[ -z "${SCHEDFEED_BACKUP_RETRIES:-}" ] ||
+	    set -- --retries "$SCHEDFEED_BACKUP_RETRIES" "$@"
+	[ "${JOB_DELIVER_SKIP:-0}" = 0 ] || set -- --skip-same "$@"
+	s3-put "$@"
+}
+
+job_backup_check() {
+	case ${SCHEDFEED_BACKUP_URL:-} in
+	'') ;;
+	s3://*[[:space:][:cntrl:]]*)
+		_job_say "SCHEDFEED_BACKUP_URL: white space or a control character in the URL"
+		return 1 ;;
+	s3://[!/]*) ;;
+	*)
+		_job_say "SCHEDFEED_BACKUP_URL: '$SCHEDFEED_BACKUP_URL' is not s3://BUCKET[/PREFIX]"
+		return 1 ;;
+	esac
+	case ${SCHEDFEED_BACKUP_RETRIES:-0} in
+	'' | *[!0-9]*)
+		_job_say "SCHEDFEED_BACKUP_RETRIES: '$SCHEDFEED_BACKUP_RETRIES' is not a number"
+		return 1 ;;
+	esac
+}
+
+job_backup() {
+	[ -n "${SCHEDFEED_BACKUP_URL:-}" ] || return 0
+	job_backup_check || _job_fail backup 78
+	_job_bt=${SCHEDFEED_BACKUP_URL%/}/$JOB_NAME/$(printf '%s' "${JOB_DATE%T*}" | tr - /)/
+	for _job_bf do
+		_job_bk=${_job_bf##*/}
+		_job_bs=backup-$(printf '%s' "$_job_bk" | tr -c 'A-Za-z0-9._-' _)
+		job_deliver "$_job_bs" "$_job_bk" "$_job_bf" "$_job_bt" \
+		    job_s3_put "$_job_bt" "$_job_bf" > /dev/null
+	done
 }
 
 # _job_csv FIELD: FIELD as one CSV field, quoted when it must be
