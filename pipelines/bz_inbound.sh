@@ -86,6 +86,7 @@ known_codes() {
 # list for the city) and DIR/rows.csv (the checked rows, for apply)
 check() {
 	mkdir -p "$2"
+	rm -f "$2/filing"
 	: > "$2/shape.err"
 	status=0
 	csv-shape -F "$BZ_SHAPES/bz_inbound.shape" < "$1" > "$2/rows.csv" \
@@ -187,17 +188,21 @@ apply() {
 
 # file_away FILE DIR: into processed/OUTCOME/YYYY/MM/DD/; the new path in
 # DIR/path. A run killed after filing and before the step was recorded
-# fetched the Box original again: that copy, the same bytes under the
-# same name as one filed today, is not filed a second time.
+# (DIR/filing, made before the filing and cleared by the next run's check,
+# says so) fetched the Box original again: that copy, the same bytes under
+# the same name as one filed today, is not filed a second time. The same
+# file delivered again later is a delivery of its own: filed beside the
+# first.
 file_away() {
 	day=$DATA_DIR/processed/$(cat "$2/outcome")/$(date +%Y/%m/%d)
 	for copy in "$day/${1##*/}" "$day/${1##*/}".*; do
-		if [ -f "$copy" ] && cmp -s "$copy" "$1"; then
+		if [ -f "$2/filing" ] && [ -f "$copy" ] && cmp -s "$copy" "$1"; then
 			rm -f -- "$1"
 			printf '%s\n' "$copy" > "$2/path"
 			return 0
 		fi
 	done
+	: > "$2/filing"
 	archive-mv --to "$DATA_DIR/processed/$(cat "$2/outcome")" "$1" \
 	    > "$2/path"
 }
