@@ -23,7 +23,7 @@ setup_file() {
 		-extfile "$tls/local.ext" -out "$tls/local.pem" 2>/dev/null
 	chmod a+rx "$tls"
 	chmod a+r "$tls"/*
-	_mariadb_traversable "$tls"
+	path_traversable "$tls"
 	# mariadb_start runs the first mariadbd on PATH: this one serves TLS
 	mkdir -p "$wrap"
 	printf '#!/bin/sh\nexec %s "$@" --ssl-cert=%s --ssl-key=%s\n' \

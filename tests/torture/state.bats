@@ -141,7 +141,7 @@ once() {
 	run sh "$JOB" "$DAY"
 	echo "$output"
 	[ "$status" -eq 74 ]
-	[[ "$output" == *"the remote disk is full"* ]]
+	[[ "$output" == *"no space left on the server"* ]]
 	[ "$(ls -A "$DEST")" = .filler ]
 	rm "$DEST/.filler"
 	run sh "$JOB" "$DAY"
