@@ -184,7 +184,7 @@ example_blocks() {
 	run -65 --separate-stderr bat-run --check
 	[[ "$output" == "collection,step,rule,error_number,message
 MARK,2,action,,\"names PARSEONLY, which no rule may set: not sent to the server\"
-MARK,5,action,33557097,syntax error near '<EOF>' at line 1 and character position "* ]]
+MARK,5,action,33557097,syntax error near '***' at line 1 and character position "* ]]
 	[[ "$stderr" == *"2 problems in 9 rules checked"* ]]
 	[ "$(q "SELECT COUNT(*) FROM marker")" = 0 ]
 	[ "$(q "SELECT IDENT_CURRENT('marker')")" = 1 ]

@@ -10,8 +10,12 @@
  * The rules go through sp_executesql as they would run, with the
  * engine's parameters and the ones the collection's parameter rules
  * name (AS alias) declared; a rule using any other @name is a problem
- * found here, on every engine. SQL Server and Babelfish check syntax;
- * tdsd prepares each statement, so it finds missing tables and columns.
+ * found here, on every engine. PARSEONLY checks syntax only, on every
+ * engine: a missing table or column is found when the rule runs (SQL
+ * Server's deferred name resolution: an earlier statement may make it)
+ * and fails only its own instance. sp_describe_first_result_set is not
+ * used: it compiles only what makes the first result set, and refuses
+ * temporary tables and EXEC, which rules may rightly use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,8 +302,7 @@ declarations(const struct rule_env *env)
  * 1 for a T-SQL engine (SQL Server, Babelfish), where a rule is checked
  * as a batch behind its declarations: under PARSEONLY, Babelfish does
  * not parse the statement an sp_executesql call carries. 0 for tdsd,
- * which prepares that statement (finding missing tables too) and has no
- * DECLARE. Told apart by a statement both run without an error: T-SQL
+ * which parses that statement and has no DECLARE. Told apart by a statement both run without an error: T-SQL
  * joins the strings, SQLite adds them as numbers. Run before PARSEONLY.
  */
 static int
