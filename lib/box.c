@@ -378,30 +378,6 @@ perform(struct box *b, const struct box_request *rq, struct sink *s,
 	return rc;
 }
 
-/* The exit status for a transfer that got no HTTP answer. */
-static int
-curl_status(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return EX_UNAVAILABLE;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		return EX_NOPERM;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return EX_CONFIG;
-	case CURLE_OUT_OF_MEMORY:
-		return EX_OSERR;
-	default:
-		/* connect, send, receive, timeout, TLS handshake, dropped */
-		return EX_TEMPFAIL;
-	}
-}
-
 void
 box_wait(const struct box_response *rs, int attempt)
 {
@@ -507,7 +483,7 @@ exchange(struct box *b, const struct box_request *rq,
 	if (rc != CURLE_OK) {
 		const char *refused = tls_verify_failure(b->curl);
 
-		status = curl_status(rc);
+		status = curl_exit_status(rc);
 		/* A refused certificate is never worth another try. */
 		if (status != EX_NOPERM && refused != NULL) {
 			warn("%s: TLS certificate verification failed: %s",

@@ -2,6 +2,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <sysexits.h>
+
 #include "tlscheck.h"
 
 /* The first refusal in this thread's transfer; curl runs the callback in
@@ -46,4 +48,30 @@ tls_verify_failure(CURL *c)
 	    result == X509_V_ERR_UNSPECIFIED)
 		return NULL;
 	return X509_verify_cert_error_string(result);
+}
+
+int
+curl_exit_status(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return EX_UNAVAILABLE;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return EX_NOPERM;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return EX_CONFIG;
+	case CURLE_OUT_OF_MEMORY:
+		return EX_OSERR;
+	case CURLE_ABORTED_BY_CALLBACK:
+	case CURLE_READ_ERROR:
+	case CURLE_WRITE_ERROR:
+		return EX_IOERR;
+	default:
+		return EX_TEMPFAIL;
+	}
 }

@@ -19,5 +19,13 @@ void tls_watch(CURL *c);
  * had failed.
  */
 const char *tls_verify_failure(CURL *c);
+/*
+ * The exit status for a transfer that got no HTTP answer, by curl's code:
+ * 69 an unknown host, 77 a certificate refused, 78 a bad URL, 74 a read
+ * or write callback that failed, 75 anything worth a retry (connect,
+ * send, receive, timeout, a dropped connection). A refusal curl calls a
+ * handshake failure is told by tls_verify_failure, not here.
+ */
+int curl_exit_status(CURLcode rc);
 
 #endif

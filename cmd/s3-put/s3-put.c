@@ -19,6 +19,7 @@
 #include "opt.h"
 #include "receipt.h"
 #include "secret.h"
+#include "tlscheck.h"
 
 #define PART_SIZE_DEFAULT	(100ll * 1024 * 1024)
 #define PART_SIZE_MIN		((size_t)5 * 1024 * 1024)	/* S3's floor */
@@ -316,37 +317,13 @@ xml_text(const char *xml, const char *tag)
 /*
  * The exit status for a transfer that got no HTTP answer: a certificate
  * that failed verification is never worth a retry, whatever code libcurl
- * gave for it (a bad signature can come back as a handshake failure).
+ * gave for it (a forged signature comes back as a handshake failure).
  */
 static int
 curl_status(CURL *curl, CURLcode rc)
 {
-	long verify = 0;
-
-	if (curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &verify) ==
-	    CURLE_OK && verify != 0)
-		return EX_NOPERM;
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return EX_UNAVAILABLE;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		return EX_NOPERM;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return EX_CONFIG;
-	case CURLE_OUT_OF_MEMORY:
-		return EX_OSERR;
-	case CURLE_ABORTED_BY_CALLBACK:
-	case CURLE_READ_ERROR:
-		return EX_IOERR;
-	default:
-		/* connect, send, receive, timeout, TLS handshake, dropped */
-		return EX_TEMPFAIL;
-	}
+	return tls_verify_failure(curl) != NULL ? EX_NOPERM :
+	    curl_exit_status(rc);
 }
 
 static void
@@ -436,6 +413,7 @@ call_once(struct store *st, CURL *curl, struct call *c, char *errbuf)
 		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
 
 	errbuf[0] = '\0';
+	tls_watch(curl);
 	rc = curl_easy_perform(curl);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &c->http);
