@@ -23,9 +23,11 @@ setup_file() {
 	export CA="$BATS_FILE_TMPDIR/ca"
 	make_test_ca "$CA"
 	box_setup_file
+	mtp_db_setup_file eod_data bz_outbound bz_inbound
 }
 
 teardown_file() {
+	mtp_db_teardown_file
 	sftp_user_remove "$SFTP_TEST_USER"
 }
 
