@@ -103,7 +103,8 @@ sanitize:
 
 # libFuzzer targets, tests/fuzz/*.c (fuzz.c is their shared part), built
 # with Debian's clang under ASan and UBSan. The code under test gets
-# -Dexit=fuzz_exit: a die() on bad input returns to the target. make fuzz
+# -Dexit=fuzz_exit: a die() on bad input returns to the target, and its
+# fopen and fclose are fuzz.c's, which closes what a die() left open. make fuzz
 # runs each for FUZZ_SECONDS on a corpus seeded from the fixtures and
 # prints executions and findings per target (tests/fuzz/run.sh).
 FUZZ_CC ?= clang
@@ -120,7 +121,8 @@ FUZZ_EXTRA_tdsd_packet = tests/tdsd/proto.c
 
 $(FUZZ_BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard tests/fuzz/*.h) $(wildcard cmd/*/*.h) $(wildcard tests/tdsd/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(SF_CFLAGS) $(FUZZ_FLAGS) -Dexit=fuzz_exit -c -o $@ $<
+	$(FUZZ_CC) $(SF_CFLAGS) $(FUZZ_FLAGS) -Dexit=fuzz_exit \
+		-Dfopen=fuzz_fopen -Dfclose=fuzz_fclose -c -o $@ $<
 
 $(FUZZ_BUILD)/tests/fuzz/fuzz.o: tests/fuzz/fuzz.c tests/fuzz/fuzz.h
 	@mkdir -p $(@D)

@@ -1062,6 +1062,35 @@ csv_write_field(struct csv_writer *w, const char *s, size_t len)
 	w->row_len = (size_t)(o - w->row);
 }
 
+int
+csv_writer_quotes_any(const struct csv_writer *w, const char *alphabet)
+{
+	if (w->quote_all)
+		return 1;
+	for (const char *a = alphabet; *a != '\0'; a++)
+		if (w->special[(unsigned char)*a])
+			return 1;
+	return 0;
+}
+
+void
+csv_write_plain(struct csv_writer *w, const char *s, size_t len)
+{
+	char *o;
+
+	if (len > (sizeof w->row - 5) / 2) {
+		write_field_direct(w, s, len);
+		return;
+	}
+	if (sizeof w->row - w->row_len < len + 3)
+		row_flush(w);
+	o = w->row + w->row_len;
+	if (w->fields_in_row++ > 0)
+		*o++ = (char)w->delim;
+	memcpy(o, s, len);
+	w->row_len = (size_t)(o + len - w->row);
+}
+
 void
 csv_write_str(struct csv_writer *w, const char *s)
 {

@@ -141,6 +141,14 @@ void csv_writer_init(struct csv_writer *w, FILE *fp);
 void csv_writer_set_delim(struct csv_writer *w, unsigned char delim);
 void csv_write_field(struct csv_writer *w, const char *s, size_t len);
 void csv_write_str(struct csv_writer *w, const char *s);
+/*
+ * Whether the writer would quote a field made of bytes of alphabet (a NUL-
+ * terminated set): any of them special, or every field quoted. When it
+ * would not, fields known to be made of those bytes (tokens, digits) may
+ * go through csv_write_plain, which writes them without looking.
+ */
+int csv_writer_quotes_any(const struct csv_writer *w, const char *alphabet);
+void csv_write_plain(struct csv_writer *w, const char *s, size_t len);
 void csv_write_end(struct csv_writer *w);
 /*
  * With hold set, csv_write_end leaves whole rows gathered until the buffer

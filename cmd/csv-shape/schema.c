@@ -1,5 +1,6 @@
 /* schema.c: csv-shape's schema file, value checks and date parsing */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +42,32 @@ struct schema_reader {
 	const char *path;
 	size_t where[SF_COUNT];	/* field index of each schema column */
 	int have[SF_COUNT];
+	char *error;		/* what stopped the read, said by schema_load */
 };
 
-static _Noreturn void
-schema_error(const struct schema_reader *sr, unsigned long row,
-    const char *what, const char *detail)
+/*
+ * A bad schema stops the read (EX_CONFIG from the row function) and is
+ * said once csv_read has freed its buffers and the file is closed: a
+ * die() from inside the read would leave them behind it (the fuzz target
+ * ran out of memory on that).
+ */
+static int __attribute__((format(printf, 2, 3)))
+schema_stop(struct schema_reader *sr, const char *fmt, ...)
 {
-	die(EX_CONFIG, "%s: row %lu: %s%s", sr->path, row, what,
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&sr->error, fmt, ap) < 0)
+		die(EX_OSERR, "out of memory");
+	va_end(ap);
+	return EX_CONFIG;
+}
+
+static int
+schema_error(struct schema_reader *sr, unsigned long row, const char *what,
+    const char *detail)
+{
+	return schema_stop(sr, "%s: row %lu: %s%s", sr->path, row, what,
 	    detail != NULL ? detail : "");
 }
 
@@ -65,7 +85,7 @@ parse_yes_no(const char *s, int fallback, int *out)
 	return 0;
 }
 
-static void
+static int
 schema_header(struct schema_reader *sr, struct csv_row *row)
 {
 	for (size_t i = 0; i < row->count; i++) {
@@ -75,17 +95,19 @@ schema_header(struct schema_reader *sr, struct csv_row *row)
 			if (strcmp(row->field[i], schema_field_name[f]) == 0)
 				break;
 		if (f == SF_COUNT)
-			die(EX_CONFIG, "%s: header: unknown column %s "
+			return schema_stop(sr, "%s: header: unknown column %s "
 			    "(column, type, arg, required, not_empty, "
 			    "max_length)", sr->path, row->field[i]);
 		if (sr->have[f])
-			die(EX_CONFIG, "%s: header: column %s twice",
+			return schema_stop(sr, "%s: header: column %s twice",
 			    sr->path, row->field[i]);
 		sr->have[f] = 1;
 		sr->where[f] = i;
 	}
 	if (!sr->have[SF_COLUMN])
-		die(EX_CONFIG, "%s: header: no column named column", sr->path);
+		return schema_stop(sr, "%s: header: no column named column",
+		    sr->path);
+	return 0;
 }
 
 static void
@@ -115,17 +137,15 @@ schema_row(struct csv_row *row, void *ctx)
 	struct rule *rule;
 	size_t t;
 
-	if (row->record == 1) {
-		schema_header(sr, row);
-		return 0;
-	}
+	if (row->record == 1)
+		return schema_header(sr, row);
 	for (size_t f = 0; f < SF_COUNT; f++) {
 		value[f] = "";
 		if (sr->have[f] && sr->where[f] < row->count)
 			value[f] = row->field[sr->where[f]];
 	}
 	if (*value[SF_COLUMN] == '\0')
-		schema_error(sr, row->row, "no column name", NULL);
+		return schema_error(sr, row->row, "no column name", NULL);
 	schema->rule = xreallocarray(schema->rule, schema->count + 1,
 	    sizeof *schema->rule);
 	rule = &schema->rule[schema->count++];
@@ -138,7 +158,8 @@ schema_row(struct csv_row *row, void *ctx)
 	if (*value[SF_TYPE] == '\0')
 		t = TYPE_TEXT;
 	else if (t == sizeof type_name / sizeof type_name[0])
-		schema_error(sr, row->row, "unknown type ", value[SF_TYPE]);
+		return schema_error(sr, row->row, "unknown type ",
+		    value[SF_TYPE]);
 	rule->type = t;
 
 	switch (rule->type) {
@@ -161,20 +182,23 @@ schema_row(struct csv_row *row, void *ctx)
 			char why[128];
 
 			regerror(rc, &rule->re, why, sizeof why);
-			schema_error(sr, row->row, "bad regex: ", why);
+			rule->type = TYPE_TEXT;	/* no compiled regex to free */
+			return schema_error(sr, row->row, "bad regex: ", why);
 		}
 		break;
 	}
 	default:
 		if (*value[SF_ARG] != '\0')
-			schema_error(sr, row->row, "arg given for type ",
+			return schema_error(sr, row->row, "arg given for type ",
 			    type_name[rule->type]);
 		break;
 	}
 	if (parse_yes_no(value[SF_REQUIRED], 1, &rule->required) != 0)
-		schema_error(sr, row->row, "required is not yes or no", NULL);
+		return schema_error(sr, row->row, "required is not yes or no",
+		    NULL);
 	if (parse_yes_no(value[SF_NOT_EMPTY], 0, &rule->not_empty) != 0)
-		schema_error(sr, row->row, "not_empty is not yes or no", NULL);
+		return schema_error(sr, row->row, "not_empty is not yes or no",
+		    NULL);
 	if (*value[SF_MAX_LENGTH] != '\0') {
 		char *end;
 		unsigned long max;
@@ -183,7 +207,7 @@ schema_row(struct csv_row *row, void *ctx)
 		max = strtoul(value[SF_MAX_LENGTH], &end, 10);
 		if (errno != 0 || *end != '\0' || max == 0 ||
 		    value[SF_MAX_LENGTH][0] == '-')
-			schema_error(sr, row->row,
+			return schema_error(sr, row->row,
 			    "max_length is not a positive number", NULL);
 		rule->max_length = max;
 	}
@@ -203,6 +227,10 @@ schema_load(struct schema *schema, const char *path)
 		die(EX_NOINPUT, "%s:", path);
 	status = csv_read(fp, path, &opts, schema_row, &sr);
 	fclose(fp);
+	if (sr.error != NULL) {
+		schema_free(schema);
+		die(EX_CONFIG, "%s", sr.error);
+	}
 	if (status != 0)
 		die(status == EX_DATAERR ? EX_CONFIG : status,
 		    "%s: unusable schema", path);

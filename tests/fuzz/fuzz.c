@@ -52,9 +52,42 @@ fuzz_fd_mark(void)
 	return fd;
 }
 
+/* the streams the code under test has open (few: one file at a time) */
+#define FUZZ_STREAMS 64
+static FILE *fuzz_stream[FUZZ_STREAMS];
+
+FILE *
+fuzz_fopen(const char *path, const char *mode)
+{
+	FILE *fp = fopen(path, mode);
+
+	if (fp == NULL)
+		return NULL;
+	for (int i = 0; i < FUZZ_STREAMS; i++)
+		if (fuzz_stream[i] == NULL) {
+			fuzz_stream[i] = fp;
+			break;
+		}
+	return fp;	/* untracked past FUZZ_STREAMS: only a leak */
+}
+
+int
+fuzz_fclose(FILE *fp)
+{
+	for (int i = 0; i < FUZZ_STREAMS; i++)
+		if (fuzz_stream[i] == fp)
+			fuzz_stream[i] = NULL;
+	return fclose(fp);
+}
+
 void
 fuzz_fd_release(int mark)
 {
+	for (int i = 0; i < FUZZ_STREAMS; i++)
+		if (fuzz_stream[i] != NULL) {
+			fclose(fuzz_stream[i]);
+			fuzz_stream[i] = NULL;
+		}
 	for (int fd = mark; fd < mark + 256; fd++)
 		if (fcntl(fd, F_GETFD) != -1)
 			close(fd);
