@@ -7,7 +7,7 @@ load common
 
 setup_file() {
 	export W="$BATS_FILE_TMPDIR"
-	make -C "$TOP" -s deb BUILD="${BUILD:-build}" > "$W/deb.out"
+	make -C "$TOP" -s --no-print-directory deb BUILD="${BUILD:-build}" > "$W/deb.out"
 	export DEB=$(tail -n 1 "$W/deb.out")
 }
 

@@ -79,11 +79,18 @@ struct redactor {
 	struct csv_writer writer;
 };
 
-static const char digits[] = "0123456789abcdef";
+/* "000102...feff": each byte's two hex digits, at twice its value */
+#define HEX_ROW(h) h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" \
+	h "8" h "9" h "a" h "b" h "c" h "d" h "e" h "f"
+static const char hex_pairs[] = HEX_ROW("0") HEX_ROW("1") HEX_ROW("2")
+    HEX_ROW("3") HEX_ROW("4") HEX_ROW("5") HEX_ROW("6") HEX_ROW("7")
+    HEX_ROW("8") HEX_ROW("9") HEX_ROW("a") HEX_ROW("b") HEX_ROW("c")
+    HEX_ROW("d") HEX_ROW("e") HEX_ROW("f");
 
-static const char *const zip3_restricted[] = {
-	"036", "059", "063", "102", "203", "556", "692", "790", "821", "823",
-	"830", "831", "878", "879", "884", "890", "893",
+/* Safe Harbor's three-digit ZIP prefixes of 20,000 people or fewer */
+static const unsigned short zip3_restricted[] = {
+	36, 59, 63, 102, 203, 556, 692, 790, 821, 823, 830, 831, 878, 879,
+	884, 890, 893,
 };
 
 static _Noreturn void
@@ -229,8 +236,8 @@ rule_hash(struct redactor *r, const char *s, size_t len, char *out)
 	hmac_sha256(&r->token_mac, s, len, mac);
 	memcpy(out, TOKEN_PREFIX, sizeof TOKEN_PREFIX - 1);
 	for (size_t i = 0; i < TOKEN_MAC_BYTES; i++) {
-		*p++ = digits[mac[i] >> 4];
-		*p++ = digits[mac[i] & 15];
+		memcpy(p, hex_pairs + 2 * mac[i], 2);
+		p += 2;
 	}
 	return TOKEN_LEN;
 }
@@ -284,6 +291,7 @@ static size_t
 rule_zip3(const char *s, size_t len, char *out)
 {
 	size_t digit_count = 0;
+	unsigned prefix;
 
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] >= '0' && s[i] <= '9')
@@ -296,10 +304,12 @@ rule_zip3(const char *s, size_t len, char *out)
 	    (len == 10 && digit_count == 9 && s[5] == '-') ||
 	    (len == 9 && digit_count == 9)))
 		return 0;
+	prefix = (unsigned)(s[0] - '0') * 100 + (unsigned)(s[1] - '0') * 10 +
+	    (unsigned)(s[2] - '0');
 	memcpy(out, s, 3);
 	for (size_t i = 0; i < sizeof zip3_restricted / sizeof *zip3_restricted;
 	    i++)
-		if (memcmp(s, zip3_restricted[i], 3) == 0) {
+		if (prefix == zip3_restricted[i]) {
 			memcpy(out, "000", 3);
 			break;
 		}
