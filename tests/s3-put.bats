@@ -197,6 +197,46 @@ $(receipt "$W/big.bin" "$PREFIX/big.bin")" ]
 	[ "$(sdk list backup "$PREFIX/")" = "" ]
 }
 
+@test "a forged certificate (the test CA's name, a wrong signature) is 77 at once, one handshake, nothing stored" {
+	make_forged_cert "$BATS_FILE_TMPDIR/ca"
+	port=$(free_port)
+	# a TLS server with the forged certificate, counting the handshakes
+	# tried on it: s3-put must stop at the first
+	"$PY" -c '
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+srv = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    conn, _ = srv.accept()
+    with open(sys.argv[4], "a") as log:
+        log.write("connection\n")
+    try:
+        ctx.wrap_socket(conn, server_side=True).close()
+    except (ssl.SSLError, OSError):
+        conn.close()
+' "$port" "$BATS_FILE_TMPDIR/ca/forged-server.pem" \
+	    "$BATS_FILE_TMPDIR/ca/forged-server.key" "$W/handshakes" \
+	    >"$W/forged.out" 2>&1 &
+	forged=$!
+	for _ in $(seq 50); do
+		grep -q ready "$W/forged.out" && break
+		sleep 0.1
+	done
+	printf 'a\n' >"$W/a.csv"
+	S3_ENDPOINT_URL=https://localhost:$port \
+	    AWS_CA_BUNDLE="$BATS_FILE_TMPDIR/ca/ca.pem" \
+	    run --separate-stderr s3-put --retries 5 "s3://backup/$PREFIX/" "$W/a.csv"
+	kill "$forged"
+	[ "$status" -eq 77 ]
+	[ "$output" = "file,bytes,sha256,target" ]	# no row: nothing stored
+	[ "$stderr" = "s3-put: $W/a.csv: the store's TLS certificate failed verification (certificate signature failure)" ]
+	[ "$(wc -l <"$W/handshakes")" -eq 1 ]
+	never_leaks
+	[ "$(sdk list backup "$PREFIX/")" = "" ]
+}
+
 @test "--no-clobber on an existing key: the store's 412 is 73 and the object is unchanged" {
 	printf 'first\n' >"$W/a.csv"
 	run s3-put --no-clobber "s3://backup/$PREFIX/" "$W/a.csv"

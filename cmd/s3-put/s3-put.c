@@ -461,9 +461,14 @@ call(struct store *st, CURL *curl, struct call *c)
 		if (status == EX_IOERR) {
 			errno = saved_errno;
 			warn("%s: read error:", c->what);
-		} else if (status == EX_NOPERM)
+		} else if (status == EX_NOPERM) {
+			/* OpenSSL's reason, as smtp-send and box-upload say
+			 * it, where curl's text is a handshake's */
+			const char *why = tls_verify_failure(curl);
+
 			warn("%s: the store's TLS certificate failed "
-			    "verification (%s)", c->what, errbuf);
+			    "verification (%s)", c->what, why ? why : errbuf);
+		}
 		else if (status == EX_TEMPFAIL)
 			warn("%s: connection lost or timed out after %d tries "
 			    "(%s)", c->what, attempt + 1, errbuf);
