@@ -43,3 +43,16 @@ bench_need() {
 	    echo "$_bench_name: run it as root to install them, or: apt-get install -y$_bench_pkgs" >&2
 	exit 69
 }
+
+# BENCH_AWK_MEDIAN: an awk function, put before a benchmark's own program
+# (awk "$BENCH_AWK_MEDIAN"'...'): median(LIST, N) of N numbers in the
+# space-separated string LIST.
+BENCH_AWK_MEDIAN='
+function median(list, n,    i, j, t, a) {
+	split(list, a, " ")
+	for (i = 1; i <= n; i++)
+		for (j = i + 1; j <= n; j++)
+			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+'

@@ -9,11 +9,12 @@
 #   - the same phi-redact on one thread (SCHEDFEED_THREADS=1),
 # and prints each median wall and CPU time, the ratio of phi-redact's median
 # to csv-shape's (target: at most 1.7x) and whether the multi-core output
-# is byte for byte the one-thread output. Then it feeds phi-redact about
+# is byte for byte the one-thread output (both made after, untimed: every
+# timed run writes to /dev/null). Then it feeds phi-redact about
 # 2 GB through a pipe (BIG_COPIES copies of the file) and reports its peak
 # resident size (target: under 8 MB).
 #
-#   sh bench/phi-redact.sh               (ROWS=2000000 RUNS=3 BIG_COPIES=9)
+#   sh bench/phi-redact.sh               (ROWS=2000000 RUNS=5 BIG_COPIES=9)
 #   ROWS=200000 BIG_COPIES=1 sh bench/phi-redact.sh   (a quick look)
 #
 # Peers: csv-shape (built here), python3 for the data, GNU time for the
@@ -23,7 +24,7 @@ set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
 ROWS=${ROWS:-2000000}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 BIG_COPIES=${BIG_COPIES:-9}
 BUILD=${BUILD:-build-bench}
 WORK=$TOP/bench/.work
@@ -99,16 +100,23 @@ timed() {
 : >"$WORK/phi-runs.txt"
 # once untimed, so that every timed run finds the file in the page cache
 "$SHAPE" "$DATA" >/dev/null
+# Every timed run writes to /dev/null, as csv-shape's does: the same sink
+# for all, so no run pays for the page cache of its output. The outputs
+# compared are made after, untimed.
 i=0
 while [ "$i" -lt "$RUNS" ]; do
 	timed csv-shape /dev/null "$SHAPE" "$DATA"
 	# shellcheck disable=SC2086
-	timed phi-redact "$WORK/phi-multi.csv" "$REDACT" $RULES "$DATA"
+	timed phi-redact /dev/null "$REDACT" $RULES "$DATA"
 	# shellcheck disable=SC2086
-	timed phi-redact-1-thread "$WORK/phi-one.csv" \
+	timed phi-redact-1-thread /dev/null \
 	    env SCHEDFEED_THREADS=1 "$REDACT" $RULES "$DATA"
 	i=$((i + 1))
 done
+# shellcheck disable=SC2086
+"$REDACT" $RULES "$DATA" >"$WORK/phi-multi.csv"
+# shellcheck disable=SC2086
+SCHEDFEED_THREADS=1 "$REDACT" $RULES "$DATA" >"$WORK/phi-one.csv"
 if cmp -s "$WORK/phi-multi.csv" "$WORK/phi-one.csv"; then
 	same="yes"
 else
@@ -119,16 +127,14 @@ rm -f "$WORK/phi-multi.csv" "$WORK/phi-one.csv"
 bytes=$(stat -c %s "$DATA")
 echo "phi-redact vs csv-shape's pass-through, $ROWS rows, $bytes bytes," \
     "median of $RUNS runs each, taking turns ($(nproc) cores):"
-awk -v bytes="$bytes" '
-function median(list, n,    i, j, t, a) {
-	split(list, a, " ")
-	for (i = 1; i <= n; i++)
-		for (j = i + 1; j <= n; j++)
-			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk -v bytes="$bytes" "$BENCH_AWK_MEDIAN"'
 { wall[$1] = wall[$1] " " $2; cpu[$1] = cpu[$1] " " $3; n[$1]++
-  if ($4 > rss[$1]) rss[$1] = $4 }
+  if ($4 > rss[$1]) rss[$1] = $4
+  # each turn: phi-redact right after csv-shape, their ratio in that turn
+  if ($1 == "csv-shape") last_shape = $2
+  if ($1 == "phi-redact" && last_shape > 0) {
+	turns = turns " " $2 / last_shape; turn_count++
+  } }
 END {
 	split("csv-shape phi-redact phi-redact-1-thread", order, " ")
 	for (k = 1; k <= 3; k++) {
@@ -141,6 +147,8 @@ END {
 	ratio = w["phi-redact"] / w["csv-shape"]
 	printf "  phi-redact / csv-shape: %.3fx the time (target at most 1.7x: %s), %.3fx the CPU\n",
 	    ratio, ratio <= 1.7 ? "PASS" : "FAIL", c["phi-redact"] / c["csv-shape"]
+	printf "  the same ratio turn by turn (this machine'"'"'s speed drifts): median %.3fx of%s\n",
+	    median(turns, turn_count), turns
 	printf "  phi-redact one thread / on every core: %.3fx the time\n",
 	    w["phi-redact-1-thread"] / w["phi-redact"]
 }' "$WORK/phi-runs.txt"

@@ -63,14 +63,7 @@ while [ "$i" -lt "$RUNS" ]; do
 done
 echo "s3-put vs the AWS SDK's upload, $SIZE_MB MiB to RGW on loopback," \
     "median of $RUNS runs each, taking turns ($(nproc) cores):"
-awk -v mb="$SIZE_MB" '
-function median(list, n,    i, j, t, a) {
-	split(list, a, " ")
-	for (i = 1; i <= n; i++)
-		for (j = i + 1; j <= n; j++)
-			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk -v mb="$SIZE_MB" "$BENCH_AWK_MEDIAN"'
 { wall[$1] = wall[$1] " " $2; cpu[$1] = cpu[$1] " " $3; n[$1]++
   if ($4 > rss[$1]) rss[$1] = $4 }
 END {

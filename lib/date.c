@@ -193,6 +193,19 @@ put_number(char *buf, int value, int width)
 	char tmp[8];
 	size_t len = 0, i;
 
+	/* a date's fields, the common case: no loop */
+	if (width == 2 && value >= 0 && value < 100) {
+		buf[0] = (char)('0' + value / 10);
+		buf[1] = (char)('0' + value % 10);
+		return 2;
+	}
+	if (width == 4 && value >= 0 && value < 10000) {
+		buf[0] = (char)('0' + value / 1000);
+		buf[1] = (char)('0' + value / 100 % 10);
+		buf[2] = (char)('0' + value / 10 % 10);
+		buf[3] = (char)('0' + value % 10);
+		return 4;
+	}
 	do {
 		tmp[len++] = (char)('0' + value % 10);
 		value /= 10;

@@ -4,6 +4,7 @@
  * state without a heap copy (see hmac_init and hmac_sha256). */
 #define OPENSSL_API_COMPAT 0x10101000L
 
+#include <endian.h>
 #include <getopt.h>
 #include <openssl/sha.h>
 #include <stdint.h>
@@ -150,15 +151,12 @@ hmac_init(struct hmac *h, const unsigned char *key, size_t key_len)
 
 /* The digest held in a context's state words, big-endian as SHA-256's. */
 static void
-state_digest(const SHA256_CTX *ctx, unsigned char *out)
+state_digest(const SHA_LONG *h, unsigned char *out)
 {
 	for (int i = 0; i < 8; i++) {
-		uint32_t h = ctx->h[i];
+		uint32_t be = htobe32(h[i]);
 
-		out[4 * i] = (unsigned char)(h >> 24);
-		out[4 * i + 1] = (unsigned char)(h >> 16);
-		out[4 * i + 2] = (unsigned char)(h >> 8);
-		out[4 * i + 3] = (unsigned char)h;
+		memcpy(out + 4 * i, &be, 4);
 	}
 }
 
@@ -174,9 +172,15 @@ pad_block(unsigned char *block, size_t len)
 		block[SHA256_CBLOCK - 1 - i] = (unsigned char)(bits >> (8 * i));
 }
 
+/*
+ * HMAC-SHA256 of data under h, as the eight 32-bit words of the digest
+ * (its bytes are each word's, most significant first): tokens and
+ * offsets take their bits from the words, not from bytes stored and
+ * loaded again.
+ */
 static void
-hmac_sha256(const struct hmac *h, const void *data, size_t len,
-    unsigned char out[HMAC_LEN])
+hmac_words(const struct hmac *h, const void *data, size_t len,
+    SHA_LONG out[8])
 {
 	SHA256_CTX ctx;
 	unsigned char block[SHA256_CBLOCK];
@@ -186,7 +190,7 @@ hmac_sha256(const struct hmac *h, const void *data, size_t len,
 		memcpy(block, data, len);
 		pad_block(block, len);
 		SHA256_Transform(&ctx, block);
-		state_digest(&ctx, block);
+		state_digest(ctx.h, block);
 	} else {
 		ctx = h->inner;
 		SHA256_Update(&ctx, data, len);
@@ -196,7 +200,17 @@ hmac_sha256(const struct hmac *h, const void *data, size_t len,
 	pad_block(block, HMAC_LEN);
 	memcpy(ctx.h, h->outer.h, sizeof ctx.h);
 	SHA256_Transform(&ctx, block);
-	state_digest(&ctx, out);
+	memcpy(out, ctx.h, 8 * sizeof *out);
+}
+
+static void
+hmac_sha256(const struct hmac *h, const void *data, size_t len,
+    unsigned char out[HMAC_LEN])
+{
+	SHA_LONG words[8];
+
+	hmac_words(h, data, len, words);
+	state_digest(words, out);
 }
 
 static void
@@ -230,14 +244,16 @@ load_key(struct redactor *r)
 static size_t
 rule_hash(struct redactor *r, const char *s, size_t len, char *out)
 {
-	unsigned char mac[HMAC_LEN];
+	SHA_LONG mac[8];
 	char *p = out + sizeof TOKEN_PREFIX - 1;
 
-	hmac_sha256(&r->token_mac, s, len, mac);
+	hmac_words(&r->token_mac, s, len, mac);
 	memcpy(out, TOKEN_PREFIX, sizeof TOKEN_PREFIX - 1);
-	for (size_t i = 0; i < TOKEN_MAC_BYTES; i++) {
-		memcpy(p, hex_pairs + 2 * mac[i], 2);
-		p += 2;
+	for (size_t i = 0; i < TOKEN_MAC_BYTES / 4; i++) {
+		for (int shift = 24; shift >= 0; shift -= 8) {
+			memcpy(p, hex_pairs + 2 * ((mac[i] >> shift) & 0xff), 2);
+			p += 2;
+		}
 	}
 	return TOKEN_LEN;
 }
@@ -256,15 +272,15 @@ rule_year(const char *s, size_t len, char *out)
 static long
 shift_offset(struct redactor *r, const char *subject, size_t len)
 {
-	unsigned char mac[HMAC_LEN];
-	uint64_t bits = 0;
+	SHA_LONG mac[8];
+	uint64_t bits;
 	long days;
 
-	hmac_sha256(&r->shift_mac, subject, len, mac);
-	for (int i = 0; i < 8; i++)
-		bits = bits << 8 | mac[i];
+	/* the digest's first 8 bytes, big-endian; its 9th decides the sign */
+	hmac_words(&r->shift_mac, subject, len, mac);
+	bits = (uint64_t)mac[0] << 32 | mac[1];
 	days = 1 + (long)(bits % (uint64_t)r->shift_days);
-	return (mac[8] & 1) ? -days : days;
+	return (mac[2] >> 24 & 1) ? -days : days;
 }
 
 static size_t
