@@ -160,16 +160,14 @@ state_digest(const SHA_LONG *h, unsigned char *out)
 	}
 }
 
-/* Pads block, which holds len bytes of a message after one key block. */
+/* The end of SHA-256's padding: the message's length in bits, counting
+ * the key block before it, in the block's last 8 bytes. */
 static void
-pad_block(unsigned char *block, size_t len)
+put_length(unsigned char *block, size_t len)
 {
-	uint64_t bits = (uint64_t)(SHA256_CBLOCK + len) * 8;
+	uint64_t be = htobe64((uint64_t)(SHA256_CBLOCK + len) * 8);
 
-	block[len] = 0x80;
-	memset(block + len + 1, 0, SHA256_CBLOCK - 8 - (len + 1));
-	for (int i = 0; i < 8; i++)
-		block[SHA256_CBLOCK - 1 - i] = (unsigned char)(bits >> (8 * i));
+	memcpy(block + SHA256_CBLOCK - 8, &be, 8);
 }
 
 /*
@@ -187,8 +185,10 @@ hmac_words(const struct hmac *h, const void *data, size_t len,
 
 	if (len <= SHORT_MAX) {
 		memcpy(ctx.h, h->inner.h, sizeof ctx.h);
+		memset(block, 0, sizeof block);
 		memcpy(block, data, len);
-		pad_block(block, len);
+		block[len] = 0x80;
+		put_length(block, len);
 		SHA256_Transform(&ctx, block);
 		state_digest(ctx.h, block);
 	} else {
@@ -197,7 +197,9 @@ hmac_words(const struct hmac *h, const void *data, size_t len,
 		SHA256_Final(block, &ctx);
 	}
 	/* the outer hash of the inner digest, now at the start of block */
-	pad_block(block, HMAC_LEN);
+	block[HMAC_LEN] = 0x80;
+	memset(block + HMAC_LEN + 1, 0, SHA256_CBLOCK - 8 - HMAC_LEN - 1);
+	put_length(block, HMAC_LEN);
 	memcpy(ctx.h, h->outer.h, sizeof ctx.h);
 	SHA256_Transform(&ctx, block);
 	memcpy(out, ctx.h, 8 * sizeof *out);
