@@ -1034,17 +1034,16 @@ csv_write_field(struct csv_writer *w, const char *s, size_t len)
 		write_field_direct(w, s, len);
 		return;
 	}
+	if (!w->quote_all && plain_len(w, s, len) == len) {
+		/* nothing to quote, which is most fields */
+		csv_write_plain(w, s, len);
+		return;
+	}
 	if (sizeof w->row - w->row_len < 2 * len + 5)
 		row_flush(w);
 	o = w->row + w->row_len;
 	if (w->fields_in_row++ > 0)
 		*o++ = (char)w->delim;
-	if (!w->quote_all && plain_len(w, s, len) == len) {
-		/* nothing to quote, which is most fields */
-		memcpy(o, s, len);
-		w->row_len = (size_t)(o + len - w->row);
-		return;
-	}
 	*o++ = '"';
 	for (;;) {
 		const char *q = memchr(s, '"', len);

@@ -1,7 +1,7 @@
 /* phi-redact: de-identify a CSV stream by a column policy, default deny */
 /* SHA256_Init, SHA256_Transform and friends, deprecated in OpenSSL 3.0 but
  * kept by it: the one interface that lets an HMAC start from a precomputed
- * state without a heap copy (see hmac_init and hmac_sha256). */
+ * state without a heap copy (see hmac_init and hmac_words). */
 #define OPENSSL_API_COMPAT 0x10101000L
 
 #include <endian.h>
@@ -141,10 +141,10 @@ hmac_init(struct hmac *h, const unsigned char *key, size_t key_len)
  * zeros, the bit length in 64 bits), in the one block after the key's:
  * that block is built here and given to SHA256_Transform, OpenSSL's
  * compression function, and so is the outer block (the 32-byte inner
- * digest, padded). This skips SHA256_Update's buffering, SHA256_Final's
- * and its OPENSSL_cleanse, a fifth of the hashing time on
- * bench/phi-redact.sh. Longer messages take SHA256_Update and _Final.
- * The tests compare both paths, every length from 0 to 130, with
+ * digest, padded). This skips SHA256_Update's buffering and
+ * SHA256_Final's padding and OPENSSL_cleanse, a fifth of the hashing time
+ * on bench/phi-redact.sh. Longer messages take SHA256_Update and _Final.
+ * The tests compare both paths, every length from 1 to 130, with
  * `openssl dgst -mac HMAC`.
  */
 #define SHORT_MAX (SHA256_CBLOCK - 1 - 8)
