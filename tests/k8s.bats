@@ -55,7 +55,7 @@ setup() {
 		secrets=$(echo "$row" | cut -f9)
 		[[ "$secrets" == /run/secrets/schedfeed:schedfeed-* ]]
 		# each password and key file the job reads comes from the mount
-		for v in $(sed -n 's/^#\{0,1\}\([A-Z_]*\(PASSWORD\|PWD\|CONFIG\)_FILE\)=.*/\1/p' "$TOP/pipelines/$j.env.example" | sort -u); do
+		for v in $(sed -n 's/^#\{0,1\}\([A-Z_]*\(PASSWORD\|PWD\|CONFIG\|SECRET_ACCESS_KEY\)_FILE\)=.*/\1/p' "$TOP/pipelines/$j.env.example" | sort -u); do
 			[[ " $secrets " == *" $v=/run/secrets/schedfeed/"* ]] || { echo "$j: $v not from the secret"; false; }
 		done
 	done

@@ -4,6 +4,7 @@
 # hardened, checked by systemd-analyze; and every job executable.
 
 load common
+bats_require_minimum_version 1.5.0
 
 JOBS="bz_inbound bz_outbound eod_data iq_daily printer_pdfs"
 
@@ -104,6 +105,31 @@ unit_value() {
 			grep -q "^$v:" <<< "$creds" || { echo "$j: %d/$v is not loaded"; false; }
 		done
 	done
+}
+
+@test "systemd: a job that backs up to S3 gets its secret as an optional credential, empty when the site has no file" {
+	n=0
+	for j in $JOBS; do
+		u="$UNITS/schedfeed-$j.service"
+		if ! grep -q '^#\{0,1\}SCHEDFEED_BACKUP_URL=' "$TOP/pipelines/$j.env.example"; then
+			[ -z "$(unit_value "$u" SetCredential)" ]
+			continue
+		fi
+		n=$((n + 1))
+		unit_value "$u" LoadCredential | grep -qx "s3-secret:/etc/schedfeed/credentials/$j/s3-secret"
+		# the fallback systemd.exec(5) gives a LoadCredential= of the same id
+		[ "$(unit_value "$u" SetCredential)" = 's3-secret:\n' ]
+		printf '%s\n' $(unit_value "$u" ExecStart) | grep -qx 'AWS_SECRET_ACCESS_KEY_FILE=%d/s3-secret'
+	done
+	[ "$n" -eq 3 ]	# iq_daily, eod_data, bz_outbound
+	# what the job meets when the site set a backup but no secret file:
+	# the default's one newline, which a secret file may end with
+	printf '\n' >"$W/s3-secret"
+	echo x >"$W/x.csv"
+	AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY_FILE="$W/s3-secret" AWS_REGION=us-east-1 \
+	    S3_ENDPOINT_URL=http://127.0.0.1:9 run --separate-stderr s3-put "s3://b/p/" "$W/x.csv"
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "s3-put: $W/s3-secret: secret file named by AWS_SECRET_ACCESS_KEY_FILE is empty" ]
 }
 
 @test "systemd: systemd-analyze security scores every service OK (exposure at most 2.0)" {
