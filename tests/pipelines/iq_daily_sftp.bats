@@ -210,40 +210,10 @@ iq_daily 2026-11-23 done" ]
 # hold is removed a held relay exits without passing the write on (its
 # client is gone by then), and new sessions pass everything through.
 slow_sftp() {
-	cat > "$SSHD_DIR/hold-writes.py" <<'EOF'
-import os, subprocess, sys, time
-hold = sys.argv[1]
-server = subprocess.Popen(["/usr/lib/openssh/sftp-server"], stdin=subprocess.PIPE)
-client = sys.stdin.buffer
-
-def read(n):
-    data = b""
-    while len(data) < n:
-        more = client.read(n - len(data))
-        if not more:
-            return None
-        data += more
-    return data
-
-while True:
-    head = read(5)                      # uint32 length, byte type
-    if head is None:
-        break
-    body = read(int.from_bytes(head[:4], "big") - 1)
-    if body is None:
-        break
-    if head[4] == 6 and os.path.exists(hold):      # SSH_FXP_WRITE
-        while os.path.exists(hold):
-            time.sleep(0.05)
-        os._exit(1)
-    server.stdin.write(head + body)
-    server.stdin.flush()
-server.stdin.close()
-sys.exit(server.wait())
-EOF
+	cp "$TOP/tests/sftp-hold.py" "$SSHD_DIR/hold-writes.py"
 	chmod 644 "$SSHD_DIR/hold-writes.py"
 	sshd_stop
-	sed -i "s|^Subsystem sftp .*|Subsystem sftp $PY $SSHD_DIR/hold-writes.py $SSHD_DIR/hold|" \
+	sed -i "s|^Subsystem sftp .*|Subsystem sftp $PY $SSHD_DIR/hold-writes.py $SSHD_DIR/hold drop|" \
 	    "$SSHD_DIR/sshd_config"
 	sshd_restart
 }

@@ -11,6 +11,7 @@ load ../pipelines/job
 load ../sftp
 load ../tdsd
 load torture
+load iq
 
 FIX="$TOP/tests/fixtures"
 JOB="$TOP/pipelines/iq_daily.sh"
@@ -27,16 +28,7 @@ teardown_file() {
 }
 
 setup() {
-	common_setup
-	[ -x "$TDSD" ] || skip "tdsd is not built ($TDSD)"
-	command -v sched-query >/dev/null || skip "sched-query is not built"
-	unset IQ_SQL IQ_SHAPE IQ_DEPT IQ_UNIT IQ_FILE_NAME SFTP_PASSWORD \
-	    SFTP_PASSWORD_FILE SFTP_KNOWN_HOSTS SCHEDFEED_ALERT_TO
-	torture_shim
-	torture_sshd
-	tdsd_demo_db "$W/demo.sqlite"
-	tdsd_start "$W/demo.sqlite"
-	export SCHEDFEED_DB_DATABASE=demo
+	iq_suite_setup
 }
 
 teardown() {

@@ -11,6 +11,7 @@ load ../pipelines/job
 load ../sftp
 load ../tdsd
 load torture
+load iq
 
 FIX="$TOP/tests/fixtures"
 JOB="$TOP/pipelines/iq_daily.sh"
@@ -27,17 +28,8 @@ teardown_file() {
 }
 
 setup() {
-	common_setup
-	[ -x "$TDSD" ] || skip "tdsd is not built ($TDSD)"
-	command -v sched-query >/dev/null || skip "sched-query is not built"
-	unset IQ_SQL IQ_SHAPE IQ_DEPT IQ_UNIT IQ_FILE_NAME SFTP_PASSWORD \
-	    SFTP_PASSWORD_FILE SFTP_KNOWN_HOSTS SCHEDFEED_ALERT_TO
+	iq_suite_setup
 	MOUNTS=()
-	torture_shim
-	torture_sshd
-	tdsd_demo_db "$W/demo.sqlite"
-	tdsd_start "$W/demo.sqlite"
-	export SCHEDFEED_DB_DATABASE=demo
 }
 
 teardown() {
@@ -153,38 +145,10 @@ once() {
 # every WRITE while $SSHD_DIR/hold exists (so that an upload is surely in
 # its middle), sftp-server logging as torture_sshd's does
 holding_sftp() {
-	cat > "$SSHD_DIR/hold.py" <<'EOF'
-import os, subprocess, sys, time
-hold = sys.argv[1]
-server = subprocess.Popen(["/usr/lib/openssh/sftp-server", "-e", "-l", "INFO"],
-                          stdin=subprocess.PIPE)
-client = sys.stdin.buffer
-
-def read(n):
-    data = b""
-    while len(data) < n:
-        more = client.read(n - len(data))
-        if not more:
-            return None
-        data += more
-    return data
-
-while True:
-    head = read(5)                      # uint32 length, byte type
-    if head is None:
-        break
-    body = read(int.from_bytes(head[:4], "big") - 1)
-    if body is None:
-        break
-    while head[4] == 6 and os.path.exists(hold):      # SSH_FXP_WRITE
-        time.sleep(0.05)
-    server.stdin.write(head + body)
-    server.stdin.flush()
-server.stdin.close()
-sys.exit(server.wait())
-EOF
-	printf '#!/bin/sh\nexec %s %s %s 2>>%s\n' "$PY" "$SSHD_DIR/hold.py" \
-	    "$SSHD_DIR/hold" "$SFTP_LOG" > "$SSHD_DIR/sftp-logged"
+	cp "$TOP/tests/sftp-hold.py" "$SSHD_DIR/hold.py"
+	printf '#!/bin/sh\nexec %s %s %s pass -e -l INFO 2>>%s\n' \
+	    "$PY" \
+	    "$SSHD_DIR/hold.py" "$SSHD_DIR/hold" "$SFTP_LOG" > "$SSHD_DIR/sftp-logged"
 	chmod 755 "$SSHD_DIR/sftp-logged"
 	chmod 644 "$SSHD_DIR/hold.py"
 	sshd_kill_all
