@@ -6,6 +6,7 @@
 
 load common
 load tls
+load s3proxy
 bats_require_minimum_version 1.5.0
 
 RGW_SH="${SCHEDFEED_RGW:-$TOP/../shared/rgw/rgw.sh}"
@@ -31,22 +32,13 @@ rgw crypt require ssl = false" bash "$RGW_SH" start "$d" 2>"$d.log") || {
 	}
 	RGW_PORT=$(echo "$out" | awk '$1 == "port" { print $2 }')
 	RGW_SSLPORT=$(echo "$out" | awk '$1 == "sslport" { print $2 }')
-	PROXY_PORT=$(free_port)
 	: >"$BATS_FILE_TMPDIR/control"
-	"$PY" "$TOP/tests/s3-proxy.py" "$PROXY_PORT" "$RGW_PORT" \
-	    "$BATS_FILE_TMPDIR/control" "$BATS_FILE_TMPDIR/capture" \
-	    >"$BATS_FILE_TMPDIR/proxy.out" 2>&1 &
-	echo $! >"$BATS_FILE_TMPDIR/proxy.pid"
-	for _ in $(seq 50); do
-		grep -q '^port' "$BATS_FILE_TMPDIR/proxy.out" && break
-		sleep 0.1
-	done
-	export RGW_PORT RGW_SSLPORT PROXY_PORT
+	s3_proxy_start "$RGW_PORT" "$BATS_FILE_TMPDIR/control"
+	export RGW_PORT RGW_SSLPORT
 }
 
 teardown_file() {
-	[ -f "$BATS_FILE_TMPDIR/proxy.pid" ] &&
-	    kill "$(cat "$BATS_FILE_TMPDIR/proxy.pid")" 2>/dev/null
+	s3_proxy_stop
 	[ -d "$BATS_FILE_TMPDIR/rgw" ] && bash "$RGW_SH" stop "$BATS_FILE_TMPDIR/rgw"
 	return 0
 }

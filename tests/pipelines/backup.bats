@@ -18,6 +18,7 @@ load ../sftp
 load ../tls
 load ../box
 load ../fixtures/mtp/mtp
+load ../s3proxy
 
 bats_require_minimum_version 1.5.0
 
@@ -48,16 +49,8 @@ setup_file() {
 	out=$(RGW_AK=$AK RGW_SK=$SK RGW_BUCKET=backup bash "$RGW_SH" start "$d" \
 	    2>"$d.log") || { cat "$d.log" >&3; return 1; }
 	RGW_PORT=$(echo "$out" | awk '$1 == "port" { print $2 }')
-	PROXY_PORT=$(free_port)
-	"$PY" "$TOP/tests/s3-proxy.py" "$PROXY_PORT" "$RGW_PORT" \
-	    /dev/null "$BATS_FILE_TMPDIR/capture" \
-	    >"$BATS_FILE_TMPDIR/proxy.out" 2>&1 &
-	echo $! >"$BATS_FILE_TMPDIR/proxy.pid"
-	for _ in $(seq 50); do
-		grep -q '^port' "$BATS_FILE_TMPDIR/proxy.out" && break
-		sleep 0.1
-	done
-	export RGW_PORT PROXY_PORT
+	s3_proxy_start "$RGW_PORT" /dev/null
+	export RGW_PORT
 	demo_db_setup_file
 	# the Mass Testing Platform's peers, as tests/pipelines/eod_data.bats
 	export SFTP_TEST_USER=mtpprint
@@ -69,8 +62,7 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -f "$BATS_FILE_TMPDIR/proxy.pid" ] &&
-	    kill "$(cat "$BATS_FILE_TMPDIR/proxy.pid")" 2>/dev/null
+	s3_proxy_stop
 	[ -d "$BATS_FILE_TMPDIR/rgw" ] && bash "$RGW_SH" stop "$BATS_FILE_TMPDIR/rgw"
 	[ -z "${MARIADB_SOCKET:-}" ] || mtp_db_teardown_file
 	[ -z "${SFTP_TEST_USER:-}" ] || sftp_user_remove "$SFTP_TEST_USER"
